@@ -1,0 +1,214 @@
+/* api_tasks.c: the /v1/tasks resource: create, list, get, delete, cancel,
+ * result (wait_for) and the raw output of exec tasks. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "httpd.h"
+#include "jobd.h"
+#include "kind.h"
+#include "sched.h"
+#include "spec.h"
+#include "store.h"
+#include "task.h"
+#include "waiter.h"
+
+/* A task by id, active or finished; NULL after answering 404.  *owned says
+ * whether the caller must task_free it (it was read from disk). */
+static struct task *
+api_lookup(struct api_call *c, int *owned)
+{
+	struct task *t;
+	int          found;
+
+	*owned = 0;
+	if ((t = sched_find(c->jd->sched, c->id)) != NULL)
+		return t;
+	if ((t = store_get(c->jd->store, c->id, &found)) != NULL) {
+		*owned = 1;
+		return t;
+	}
+	httpd_reply_error(c->r, 404, "not_found", NULL, "task %lld not found", (long long)c->id);
+	return NULL;
+}
+
+static void
+api_release(struct task *t, int owned)
+{
+	if (owned)
+		task_free(t);
+}
+
+static void
+api_reply_conflict(struct api_call *c, const struct task *t, const char *what)
+{
+	httpd_reply_error(c->r, 409, "conflict", json_pack("{s:o}", "task", task_to_json(t)),
+	    "task %lld is %s: %s", (long long)t->id, task_state_name(t->state), what);
+}
+
+void
+api_task_create(struct api_call *c)
+{
+	struct task_spec spec;
+	struct task     *t;
+	struct err       e;
+	char             loc[64];
+
+	if (spec_parse_task(c->body, &spec, &e) < 0) {
+		spec_task_clear(&spec);
+		api_reply_err(c->r, &e);
+		return;
+	}
+	t = sched_create(c->jd->sched, &spec);
+	spec_task_clear(&spec);
+	/* Built now, sent after the commit that makes it true (httpd holds it). */
+	httpd_reply_json(c->r, 201, task_to_json(t));
+	snprintf(loc, sizeof loc, "/v1/tasks/%lld", (long long)t->id);
+	httpd_add_header(c->r, "Location", loc);
+}
+
+void
+api_task_list(struct api_call *c)
+{
+	struct list_spec q;
+	struct err       e;
+	json_t          *tasks;
+	int64_t          next;
+
+	if (spec_parse_list(httpd_req_query(c->r), &q, &e) < 0) {
+		api_reply_err(c->r, &e);
+		return;
+	}
+	if (store_list(c->jd->store, &q, &tasks, &next) < 0) {
+		json_decref(tasks);
+		httpd_reply_error(c->r, 500, "storage_error", NULL, "the task list could not be read");
+		return;
+	}
+	httpd_reply_json(c->r, 200, json_pack("{s:o, s:o}", "tasks", tasks,
+	    "next_after_id", next ? json_integer(next) : json_null()));
+}
+
+/* Routes without query parameters still refuse unknown ones. */
+static int
+api_no_query(struct api_call *c)
+{
+	const struct query_arg *q = httpd_req_query(c->r);
+
+	if (q->key == NULL)
+		return 0;
+	httpd_reply_error(c->r, 400, "bad_request", NULL, "unknown query parameter \"%s\"", q->key);
+	return -1;
+}
+
+void
+api_task_get(struct api_call *c)
+{
+	struct task *t;
+	int          owned;
+
+	if (api_no_query(c) < 0 || (t = api_lookup(c, &owned)) == NULL)
+		return;
+	httpd_reply_json(c->r, 200, task_to_json(t));
+	api_release(t, owned);
+}
+
+void
+api_task_delete(struct api_call *c)
+{
+	struct task *t;
+	int          owned;
+
+	if (api_no_query(c) < 0 || (t = api_lookup(c, &owned)) == NULL)
+		return;
+	if (!task_is_done(t->state))
+		api_reply_conflict(c, t, "only finished tasks can be deleted");
+	else {
+		store_stage_delete(c->jd->store, t->id);
+		httpd_reply_bytes(c->r, 204, NULL, NULL, 0);
+	}
+	api_release(t, owned);
+}
+
+static void
+api_wait_one(struct api_call *c, const struct waiter_args *a)
+{
+	struct err e;
+
+	if (waiter_start(c->jd->waiters, c->r, a, &c->id, 1, &e) < 0)
+		api_reply_err(c->r, &e);
+}
+
+void
+api_task_cancel(struct api_call *c)
+{
+	const struct waiter_args a = { .kind = WAITER_CANCEL, .timeout = -1 };
+	struct task *t;
+	int          owned;
+
+	if (api_no_query(c) < 0 || (t = api_lookup(c, &owned)) == NULL)
+		return;
+	if (task_is_done(t->state)) {
+		api_reply_conflict(c, t, "it cannot be cancelled");
+		api_release(t, owned);
+		return;
+	}
+	/* Active tasks are never owned here: they live in the scheduler. */
+	sched_cancel(c->jd->sched, t, TASK_STOP_CANCEL);
+	api_wait_one(c, &a);
+}
+
+void
+api_task_result(struct api_call *c)
+{
+	struct waiter_args a = { .kind = WAITER_RESULT };
+	struct result_spec q;
+	struct err         e;
+
+	if (spec_parse_result(httpd_req_query(c->r), &q, &e) < 0) {
+		api_reply_err(c->r, &e);
+		return;
+	}
+	a.timeout = q.timeout;
+	a.cancel = q.cancel;
+	api_wait_one(c, &a);
+}
+
+/* The raw bytes of one stream: captured so far while running, else stored. */
+static void
+api_task_output(struct api_call *c, int stream)
+{
+	struct task   *t;
+	int            owned;
+	unsigned char *data = NULL;
+	size_t         len = 0;
+
+	if (api_no_query(c) < 0 || (t = api_lookup(c, &owned)) == NULL)
+		return;
+	if (t->kind != &kind_exec_ops)
+		httpd_reply_error(c->r, 404, "not_found", NULL, "task %lld is not an exec task",
+		    (long long)t->id);
+	else if (!owned) {
+		if (t->out[stream].len > 0 && (data = malloc(t->out[stream].len)) != NULL)
+			memcpy(data, t->out[stream].data, len = t->out[stream].len);
+		httpd_reply_bytes(c->r, 200, "application/octet-stream", data, len);
+	} else if (store_output(c->jd->store, t->id, stream, &data, &len) < 0)
+		httpd_reply_error(c->r, 500, "storage_error", NULL, "the output could not be read");
+	else
+		httpd_reply_bytes(c->r, 200, "application/octet-stream", data, len);
+	api_release(t, owned);
+}
+
+void
+api_task_stdout(struct api_call *c)
+{
+	api_task_output(c, 0);
+}
+
+void
+api_task_stderr(struct api_call *c)
+{
+	api_task_output(c, 1);
+}

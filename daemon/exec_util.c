@@ -1,0 +1,461 @@
+/* exec_util.c: the exec kind's spec check, environment, PATH lookup and
+ * process facts; nothing here touches the event loop. */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+/* <spawn.h> includes <sched.h>, which "-I daemon" would resolve to our own
+ * sched.h: take struct sched_param from glibc directly. */
+#include <bits/types/struct_sched_param.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec_util.h"
+#include "json_util.h"
+#include "log.h"
+#include "timeutil.h"
+
+/* How far a live leader's start may be from the task's started_at and still
+ * be taken for the process this task spawned (see exec_group_is_ours). */
+#define EXEC_START_SLACK_MS 2000
+
+static const char *const exec_members[] = { "argv", "env", "cwd", "stdin", NULL };
+
+static char *
+exec_strdup(const char *s)
+{
+	char *p;
+
+	if ((p = strdup(s)) == NULL)
+		fatal("out of memory");
+	return p;
+}
+
+/* "a" sep "b" in a new string. */
+static char *
+exec_join(const char *a, size_t alen, char sep, const char *b)
+{
+	size_t blen = strlen(b);
+	char  *p;
+
+	if ((p = malloc(alen + blen + 2)) == NULL)
+		fatal("out of memory");
+	memcpy(p, a, alen);
+	p[alen] = sep;
+	memcpy(p + alen + 1, b, blen + 1);
+	return p;
+}
+
+void
+exec_base_init(struct exec_base *b)
+{
+	struct passwd *pw;
+
+	/* From the passwd database, not from our own environment: what a login
+	 * as this user would see, however the daemon itself was started.  Called
+	 * once at start-up, so a slow NSS lookup never stalls the loop. */
+	pw = getpwuid(geteuid());
+	b->home = exec_strdup(pw != NULL && pw->pw_dir[0] == '/' ? pw->pw_dir : "/");
+	b->user = pw != NULL && pw->pw_name[0] != '\0' ? exec_strdup(pw->pw_name) : NULL;
+}
+
+void
+exec_base_clear(struct exec_base *b)
+{
+	free(b->home);
+	free(b->user);
+	b->home = b->user = NULL;
+}
+
+/* A JSON string that can become a C string (no NUL byte inside). */
+static int
+exec_is_cstring(const json_t *v)
+{
+	return json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v);
+}
+
+static int
+exec_check_argv(const json_t *argv, struct err *e)
+{
+	const json_t *v;
+	size_t        i;
+
+	if (!json_is_array(argv) || json_array_size(argv) == 0)
+		return err_set(e, 400, "\"exec.argv\" must be a non-empty array of strings");
+	json_array_foreach(argv, i, v) {
+		if (!exec_is_cstring(v))
+			return err_set(e, 400, "\"exec.argv[%zu]\" must be a string without NUL bytes", i);
+	}
+	if (json_string_length(json_array_get(argv, 0)) == 0)
+		return err_set(e, 400, "\"exec.argv[0]\" must not be empty");
+	return 0;
+}
+
+static int
+exec_check_env(const json_t *env, struct err *e)
+{
+	const char *key;
+	json_t     *v;
+	size_t      klen;
+
+	if (!json_is_object(env))
+		return err_set(e, 400, "\"exec.env\" must be an object of strings");
+	json_object_foreach((json_t *)env, key, v) {
+		klen = json_object_iter_key_len(json_object_key_to_iter(key));
+		if (klen == 0 || strlen(key) != klen || strchr(key, '=') != NULL)
+			return err_set(e, 400, "\"exec.env\" names must be non-empty, without '=' or NUL bytes");
+		if (!exec_is_cstring(v))
+			return err_set(e, 400, "\"exec.env.%s\" must be a string without NUL bytes", key);
+	}
+	return 0;
+}
+
+int
+exec_spec_check(const json_t *in, struct err *e)
+{
+	const json_t *v;
+
+	if (!json_is_object(in))
+		return err_set(e, 400, "\"exec\" must be an object");
+	if (ju_only_members(in, exec_members, "\"exec\"", e) == -1)
+		return -1;
+	if (exec_check_argv(json_object_get(in, "argv"), e) == -1)
+		return -1;
+	/* The optional members may be null, meaning absent. */
+	v = json_object_get(in, "env");
+	if (v != NULL && !json_is_null(v) && exec_check_env(v, e) == -1)
+		return -1;
+	v = json_object_get(in, "cwd");
+	if (v != NULL && !json_is_null(v) && (!exec_is_cstring(v) || json_string_length(v) == 0))
+		return err_set(e, 400, "\"exec.cwd\" must be a non-empty string without NUL bytes");
+	v = json_object_get(in, "stdin");
+	if (v != NULL && !json_is_null(v) && !json_is_string(v))
+		return err_set(e, 400, "\"exec.stdin\" must be a string");
+	return 0;
+}
+
+char **
+exec_envp_build(const struct exec_base *b, const json_t *env, int64_t task_id)
+{
+	char        id[24];
+	const char *base[][2] = {
+		{ "PATH", EXEC_BASE_PATH }, { "LANG", "C.UTF-8" }, { "HOME", b->home },
+		{ "USER", b->user }, { "LOGNAME", b->user }, { "JOBD_TASK_ID", id },
+	};
+	size_t      nbase = sizeof base / sizeof base[0], i, n = 0;
+	const char *key;
+	json_t     *v;
+	char      **envp;
+
+	if (!json_is_object(env))
+		env = NULL;
+	snprintf(id, sizeof id, "%lld", (long long)task_id);
+	if ((envp = calloc(nbase + json_object_size(env) + 1, sizeof *envp)) == NULL)
+		fatal("out of memory");
+	for (i = 0; i < nbase; i++) {
+		if (base[i][1] == NULL || json_object_get(env, base[i][0]) != NULL)
+			continue;
+		envp[n++] = exec_join(base[i][0], strlen(base[i][0]), '=', base[i][1]);
+	}
+	json_object_foreach((json_t *)env, key, v)
+		envp[n++] = exec_join(key, strlen(key), '=', json_string_value(v));
+	return envp;
+}
+
+void
+exec_envp_free(char **envp)
+{
+	char **p;
+
+	if (envp == NULL)
+		return;
+	for (p = envp; *p != NULL; p++)
+		free(*p);
+	free(envp);
+}
+
+const char *
+exec_envp_get(char *const *envp, const char *key)
+{
+	size_t klen = strlen(key);
+
+	for (; *envp != NULL; envp++)
+		if (strncmp(*envp, key, klen) == 0 && (*envp)[klen] == '=')
+			return *envp + klen + 1;
+	return NULL;
+}
+
+/* 0 if cand names an executable regular file (relative names seen from cwd),
+ * else the errno execve would give, roughly: EACCES or ENOENT. */
+static int
+exec_usable(const char *cand, const char *cwd)
+{
+	struct stat st;
+	char       *full = NULL;
+	const char *p = cand;
+	int         rc = 0;
+
+	if (cand[0] != '/' && cwd != NULL)
+		p = full = exec_join(cwd, strlen(cwd), '/', cand);
+	if (stat(p, &st) == -1)
+		rc = errno == EACCES ? EACCES : ENOENT;
+	else if (!S_ISREG(st.st_mode) || access(p, X_OK) == -1)
+		rc = EACCES;
+	free(full);
+	return rc;
+}
+
+int
+exec_resolve(const char *name, const char *path, const char *cwd, char **out)
+{
+	const char *p, *end;
+	char       *cand;
+	int         rc, err = ENOENT;
+
+	*out = NULL;
+	if (strchr(name, '/') != NULL) {
+		*out = exec_strdup(name);
+		return 0;
+	}
+	if (path == NULL)
+		path = EXEC_BASE_PATH;
+	/* execvp's rules: an empty entry is ".", EACCES is remembered while the
+	 * search goes on, the first usable file wins. */
+	for (p = path; ; p = end + 1) {
+		end = strchrnul(p, ':');
+		if (end == p)
+			cand = exec_join(".", 1, '/', name);
+		else
+			cand = exec_join(p, (size_t)(end - p), '/', name);
+		if ((rc = exec_usable(cand, cwd)) == 0) {
+			*out = cand;
+			return 0;
+		}
+		if (rc == EACCES)
+			err = EACCES;
+		free(cand);
+		if (*end == '\0')
+			break;
+	}
+	return err;
+}
+
+/* Keep a child's end off 0, 1 and 2, so that dup2 onto those never clobbers
+ * another source (possible only if we were started with one of them closed). */
+static int
+exec_fd_high(int fd)
+{
+	int nfd;
+
+	if (fd > 2)
+		return fd;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	close(fd);
+	return nfd;
+}
+
+/* A close-on-exec pipe whose end fds[mine] (ours) is nonblocking.  The
+ * child's end stays blocking: on a nonblocking stdout, a child's write fails
+ * with EAGAIN whenever we are slower than it. */
+static int
+exec_pipe_open(int fds[2], int mine)
+{
+	int e;
+
+	if (pipe2(fds, O_CLOEXEC) == -1) {
+		fds[0] = fds[1] = -1;
+		return -1;
+	}
+	fds[0] = exec_fd_high(fds[0]);
+	fds[1] = exec_fd_high(fds[1]);
+	if (fds[0] != -1 && fds[1] != -1 && fcntl(fds[mine], F_SETFL, O_NONBLOCK) == 0)
+		return 0;
+	e = errno;
+	if (fds[0] != -1)
+		close(fds[0]);
+	if (fds[1] != -1)
+		close(fds[1]);
+	fds[0] = fds[1] = -1;
+	errno = e;
+	return -1;
+}
+
+static void
+exec_close_pair(int fds[2])
+{
+	if (fds[0] != -1)
+		close(fds[0]);
+	if (fds[1] != -1)
+		close(fds[1]);
+}
+
+/* 0 if cwd can be entered, else the errno chdir would give. */
+static int
+exec_cwd_check(const char *cwd)
+{
+	struct stat st;
+
+	if (stat(cwd, &st) == -1)
+		return errno;
+	if (!S_ISDIR(st.st_mode))
+		return ENOTDIR;
+	if (access(cwd, X_OK) == -1)
+		return errno;
+	return 0;
+}
+
+/* Own session (so pgid == pid), every signal at its default, nothing
+ * blocked, stdio from fds (in == -1: /dev/null), nothing else inherited. */
+static int
+exec_posix_spawn(pid_t *pid, const char *path, const char *cwd, int in, int out, int err,
+    char **argv, char **envp)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t          attr;
+	sigset_t                   all, none;
+	int                        rc;
+
+	sigfillset(&all);
+	sigemptyset(&none);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	if ((rc = in != -1 ? posix_spawn_file_actions_adddup2(&fa, in, 0) :
+	    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0 ||
+	    (rc = posix_spawn_file_actions_adddup2(&fa, out, 1)) != 0 ||
+	    (rc = posix_spawn_file_actions_adddup2(&fa, err, 2)) != 0 ||
+	    (cwd != NULL && (rc = posix_spawn_file_actions_addchdir_np(&fa, cwd)) != 0) ||
+	    (rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0 ||
+	    (rc = posix_spawnattr_setsigdefault(&attr, &all)) != 0 ||
+	    (rc = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
+	    (rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
+	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)) != 0)
+		goto out;
+	rc = posix_spawnp(pid, path, &fa, &attr, argv, envp);
+out:
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	return rc;
+}
+
+int
+exec_child_start(const json_t *spec, const struct exec_base *b, int64_t task_id,
+    struct exec_child *c, char *why, size_t len)
+{
+	const json_t *jargv = json_object_get(spec, "argv"), *jcwd = json_object_get(spec, "cwd");
+	const json_t *jin = json_object_get(spec, "stdin");
+	const char   *cwd = json_is_string(jcwd) ? json_string_value(jcwd) : NULL;
+	char        **argv, **envp, *path = NULL;
+	int           outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, inp[2] = { -1, -1 };
+	int           e, rc = -1;
+	size_t        i;
+
+	if ((argv = calloc(json_array_size(jargv) + 1, sizeof *argv)) == NULL)
+		fatal("out of memory");
+	for (i = 0; i < json_array_size(jargv); i++)
+		argv[i] = (char *)json_string_value(json_array_get(jargv, i));
+	envp = exec_envp_build(b, json_object_get(spec, "env"), task_id);
+	if (cwd != NULL && (e = exec_cwd_check(cwd)) != 0) {
+		snprintf(why, len, "cannot use cwd \"%s\": %s", cwd, strerror(e));
+		goto out;
+	}
+	if ((e = exec_resolve(argv[0], exec_envp_get(envp, "PATH"), cwd, &path)) != 0) {
+		snprintf(why, len, "cannot run \"%s\": %s", argv[0], strerror(e));
+		goto out;
+	}
+	if (exec_pipe_open(outp, 0) == -1 || exec_pipe_open(errp, 0) == -1 ||
+	    (json_is_string(jin) && json_string_length(jin) > 0 && exec_pipe_open(inp, 1) == -1)) {
+		snprintf(why, len, "cannot make pipes for \"%s\": %s", argv[0], strerror(errno));
+		goto out;
+	}
+	if ((e = exec_posix_spawn(&c->pid, path, cwd, inp[0], outp[1], errp[1], argv, envp)) != 0) {
+		snprintf(why, len, "cannot run \"%s\": %s", argv[0], strerror(e));
+		goto out;
+	}
+	c->out = outp[0];
+	c->err = errp[0];
+	c->in = inp[1];
+	outp[0] = errp[0] = inp[1] = -1;
+	rc = 0;
+out:
+	exec_close_pair(outp);
+	exec_close_pair(errp);
+	exec_close_pair(inp);
+	free(argv);
+	exec_envp_free(envp);
+	free(path);
+	return rc;
+}
+
+void
+exec_signame(int sig, char *buf, size_t len)
+{
+	const char *abbr = sigabbrev_np(sig);
+
+	if (abbr != NULL)
+		snprintf(buf, len, "SIG%s", abbr);
+	else if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+		snprintf(buf, len, "SIGRTMIN+%d", sig - SIGRTMIN);
+	else
+		snprintf(buf, len, "SIG%d", sig);
+}
+
+/* When pid started, in wall-clock ms: /proc/PID/stat field 22 counts clock
+ * ticks of CLOCK_BOOTTIME. */
+static int
+exec_proc_start_ms(pid_t pid, int64_t *out)
+{
+	char               path[64], buf[1024], *p;
+	unsigned long long ticks;
+	struct timespec    boot;
+	long               hz = sysconf(_SC_CLK_TCK);
+	ssize_t            n;
+	int                fd, field;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0 || hz <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* The command name may hold spaces and parentheses: count from the last ')'. */
+	if ((p = strrchr(buf, ')')) == NULL)
+		return -1;
+	for (field = 2; field < 22 && p != NULL; field++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p + 1, "%llu", &ticks) != 1)
+		return -1;
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	*out = time_now_ms() - ((int64_t)boot.tv_sec * 1000 + boot.tv_nsec / 1000000) +
+	    (int64_t)(ticks * 1000 / (unsigned long long)hz);
+	return 0;
+}
+
+int
+exec_group_is_ours(pid_t pgid, int64_t started_at_ms)
+{
+	pid_t   sid = getsid(pgid);
+	int64_t born;
+
+	/* No leader: while any member of its group lives, the kernel keeps the
+	 * number from being handed out again, so the group is still ours. */
+	if (sid == -1)
+		return errno == ESRCH;
+	/* The number now names a process that leads no session of that id: our
+	 * group is gone and the number was reused. */
+	if (sid != pgid)
+		return 0;
+	/* A session leader with that pid: ours if it started with the task
+	 * (pid_max can be as low as 32768, so numbers do come round). */
+	if (started_at_ms <= 0 || exec_proc_start_ms(pgid, &born) == -1)
+		return 1;
+	return llabs(born - started_at_ms) <= EXEC_START_SLACK_MS;
+}

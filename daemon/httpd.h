@@ -1,0 +1,61 @@
+/* httpd.h: libmicrohttpd on the libevent loop; requests, answers, parking. */
+#ifndef HTTPD_H
+#define HTTPD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "json_util.h"
+#include "spec.h"
+
+struct event_base;
+struct req;
+
+struct httpd_config {
+	struct event_base *base;
+	int                listen_fd;
+	unsigned           max_conns;
+	size_t             max_body;
+	const char        *token;           /* NULL: no auth */
+	const char        *listen_host;     /* also accepted as Host */
+	/* Answers that report state wait while this says something is staged. */
+	int              (*must_hold)(void *arg);
+	/* Route and answer one request (the API). */
+	void             (*dispatch)(void *arg, struct req *r);
+	void              *arg;
+};
+
+struct httpd *httpd_new(const struct httpd_config *cfg, struct err *e);
+void          httpd_free(struct httpd *h);
+/* Stop accepting new connections (shutdown). */
+void          httpd_quiesce(struct httpd *h);
+/* Nothing parked, held or waiting to be resumed. */
+int           httpd_idle(const struct httpd *h);
+/* The store committed: release the answers held for it. */
+void          httpd_commit_done(struct httpd *h);
+void          httpd_set_stopping(struct httpd *h);
+
+/* The request, as the handlers see it. */
+const char   *httpd_req_method(const struct req *r);
+const char   *httpd_req_path(const struct req *r);
+const char   *httpd_req_header(const struct req *r, const char *name);
+/* The query as a NULL-key-terminated array, valid for the request's life. */
+const struct query_arg *httpd_req_query(const struct req *r);
+/* The raw body. */
+const char   *httpd_req_body(const struct req *r, size_t *len);
+void          httpd_req_set_data(struct req *r, void *data);
+void         *httpd_req_data(const struct req *r);
+
+/* Answers; each request gets exactly one.  _json steals body. */
+void httpd_reply_json(struct req *r, unsigned status, json_t *body);
+void httpd_reply_error(struct req *r, unsigned status, const char *code, json_t *extra,
+         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Takes data (malloc'd, may be NULL when len is 0). */
+void httpd_reply_bytes(struct req *r, unsigned status, const char *ctype, void *data, size_t len);
+void httpd_add_header(struct req *r, const char *name, const char *value);
+/* Park r until an answer comes; gone(arg) is called once if the client
+ * leaves first or when the request ends unanswered.  -1: too many parked. */
+int  httpd_park(struct req *r, void (*gone)(void *arg), void *arg);
+
+#endif

@@ -1,0 +1,42 @@
+/* jobd.h: the one daemon context and its configuration. */
+#ifndef JOBD_H
+#define JOBD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct store;
+struct sched;
+struct httpd;
+struct waiters;
+
+struct jobd_config {
+	const char *listen;       /* "HOST:PORT" */
+	const char *db_path;
+	const char *token_file;
+	int         no_auth;
+	int         sync_full;    /* synchronous=FULL (default) or NORMAL */
+	int         max_exec;
+	int         max_http;
+	double      kill_grace;   /* seconds */
+	size_t      max_output;   /* bytes kept per output stream */
+	size_t      max_body;     /* request body cap */
+	unsigned    max_conns;    /* libmicrohttpd connection limit */
+	const char *allow_origin; /* comma-separated origins browsers may use */
+	const char *allow_host;   /* comma-separated extra Host names */
+};
+
+/* The daemon: everything mutable lives here, reached through this. */
+struct jobd {
+	struct event_base  *base;
+	struct jobd_config  cfg;
+	struct store       *store;
+	struct sched       *sched;
+	struct httpd       *httpd;
+	struct waiters     *waiters;
+	char               *token;     /* bearer token, NULL with --no-auth */
+	int                 stopping;  /* SIGTERM seen: refuse new work */
+};
+
+#endif

@@ -1,0 +1,53 @@
+/* kind.h: a job kind is a table of operations; the scheduler knows no kind by name. */
+#ifndef KIND_H
+#define KIND_H
+
+#include <jansson.h>
+
+struct task;
+struct event_base;
+struct jobd_config;
+struct err;
+
+struct kind_env {
+	struct event_base        *base;
+	const struct jobd_config *cfg;
+	/* The only way back to the scheduler, called exactly once per start or
+	 * resume.  ok: succeeded with result; else failed with error (an object
+	 * with "type" and "message").  Steals both references.  The kind frees
+	 * its own state (t->kstate) before calling it and never touches t after. */
+	void (*done)(void *arg, struct task *t, int ok, json_t *result, json_t *error);
+	void *arg;
+	void *ctx;   /* the kind's own shared state, made by its init */
+};
+
+struct kind_ops {
+	const char *name;
+	/* Optional: make the kind's shared state (env->ctx) once at start-up, and
+	 * free it at shutdown.  init returns -1 with a logged cause on failure. */
+	int  (*init)(struct kind_env *env);
+	void (*fini)(struct kind_env *env);
+	/* Validate the member named by the kind; *out gets the normalised spec. */
+	int  (*parse)(const json_t *in, json_t **out, struct err *e);
+	/* Begin running.  A start that fails at once calls env->done itself. */
+	void (*start)(struct task *t, const struct kind_env *env);
+	/* Begin stopping; finishes later (or at once) through env->done. */
+	void (*cancel)(struct task *t);
+	/* After a restart, for a task found running: 0 resumed, -1 it cannot be
+	 * (clean up what an earlier run left and let it end "interrupted"). */
+	int  (*resume)(struct task *t, const struct kind_env *env);
+	/* Optional: at shutdown, free t->kstate without finishing the task (it
+	 * stays running in the database and is resumed or interrupted later). */
+	void (*release)(struct task *t);
+	/* How many may run at once (0: no limit). */
+	int  (*slots)(const struct jobd_config *cfg);
+};
+
+extern const struct kind_ops kind_sleep_ops;
+extern const struct kind_ops kind_exec_ops;
+extern const struct kind_ops kind_http_ops;
+
+const struct kind_ops *kind_find(const char *name);
+const struct kind_ops *const *kind_all(void);
+
+#endif

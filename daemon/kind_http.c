@@ -1,0 +1,764 @@
+/* kind_http.c: make one HTTP(S) request as a task, with libcurl's multi-socket
+ * interface driven by the daemon's libevent loop (curl's multi-event.c pattern). */
+#include "config.h"
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "jobd.h"
+#include "json_util.h"
+#include "kind.h"
+#include "log.h"
+#include "task.h"
+
+#define HTTP_MAX_REDIRS        10
+#define HTTP_CONNECT_TIMEOUT   30.0    /* seconds, API.md */
+
+struct http_xfer;
+TAILQ_HEAD(http_xfer_list, http_xfer);
+
+/* The kind's shared state (env->ctx): one multi handle per daemon. */
+struct http_ctx {
+	CURLM                 *multi;
+	struct event_base     *base;
+	struct event          *timer;     /* curl's one timeout */
+	struct http_xfer_list  xfers;     /* running transfers, for fini */
+};
+
+/* One running request (t->kstate). */
+struct http_xfer {
+	struct task            *t;
+	struct kind_env         env;      /* a copy: cancel gets only t */
+	struct http_ctx        *ctx;
+	CURL                   *easy;
+	struct curl_slist      *req_headers;
+	int                     fail_on_status;
+	json_t                 *headers;  /* the current response's, names lower-cased */
+	char                   *last_name; /* for obsolete folded header lines */
+	unsigned char          *body;
+	size_t                  body_len, body_size, cap;
+	int                     truncated;
+	char                    errbuf[CURL_ERROR_SIZE];
+	TAILQ_ENTRY(http_xfer)  entry;
+};
+
+/* The members a spec may carry. */
+static const char *const http_members[] = {
+	"method", "url", "headers", "body", "fail_on_status",
+	"follow_redirects", "connect_timeout", "insecure", NULL
+};
+
+/* --- validation ----------------------------------------------------------- */
+
+/* RFC 9110 token: method and header names. */
+static int
+http_is_token(const char *s, size_t n)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+	size_t i;
+	char   c;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		c = s[i];
+		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
+		    !(c >= '0' && c <= '9') && (c == '\0' || strchr(extra, c) == NULL))
+			return 0;
+	}
+	return 1;
+}
+
+/* A header value must not smuggle another header or end the block. */
+static int
+http_value_ok(const char *s, size_t n)
+{
+	return memchr(s, '\r', n) == NULL && memchr(s, '\n', n) == NULL &&
+	    memchr(s, '\0', n) == NULL;
+}
+
+static int
+http_parse_url(const json_t *v, struct err *e)
+{
+	CURLU *u;
+	char  *scheme = NULL, *host = NULL;
+	int    rc = -1;
+
+	if (!json_is_string(v))
+		return err_set(e, 400, "\"url\" must be a string");
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return err_set(e, 400, "\"url\" must not contain NUL");
+	if ((u = curl_url()) == NULL)
+		fatal("out of memory");
+	if (curl_url_set(u, CURLUPART_URL, json_string_value(v), 0) != CURLUE_OK) {
+		err_set(e, 400, "\"url\" is not a valid absolute URL");
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+		err_set(e, 400, "\"url\" must use http or https");
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || *host == '\0') {
+		err_set(e, 400, "\"url\" has no host");
+		goto out;
+	}
+	rc = 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+static int
+http_parse_headers(const json_t *h, struct err *e)
+{
+	const char *k;
+	json_t     *v;
+
+	if (!json_is_object(h))
+		return err_set(e, 400, "\"headers\" must be an object of strings");
+	json_object_foreach((json_t *)h, k, v) {
+		if (!http_is_token(k, strlen(k)))
+			return err_set(e, 400, "header name \"%.64s\" is not a valid token", k);
+		if (!json_is_string(v))
+			return err_set(e, 400, "header \"%.64s\" must be a string", k);
+		if (!http_value_ok(json_string_value(v), json_string_length(v)))
+			return err_set(e, 400, "header \"%.64s\" contains CR, LF or NUL", k);
+	}
+	return 0;
+}
+
+static int
+http_parse_options(const json_t *in, struct err *e)
+{
+	const json_t *v;
+	double        d;
+	int           b;
+
+	if (ju_opt_bool(in, "fail_on_status", &b, e) == -1 ||
+	    ju_opt_bool(in, "follow_redirects", &b, e) == -1 ||
+	    ju_opt_bool(in, "insecure", &b, e) == -1)
+		return -1;
+	if ((v = json_object_get(in, "connect_timeout")) != NULL) {
+		if (ju_duration(v, "connect_timeout", &d, e) == -1)
+			return -1;
+		if (d <= 0)
+			return err_set(e, 400, "\"connect_timeout\" must be greater than 0");
+	}
+	return 0;
+}
+
+static int
+kind_http_parse(const json_t *in, json_t **out, struct err *e)
+{
+	const json_t *v;
+
+	if (!json_is_object(in))
+		return err_set(e, 400, "\"http\" must be an object");
+	if (ju_only_members(in, http_members, "\"http\"", e) == -1)
+		return -1;
+	if ((v = json_object_get(in, "method")) != NULL &&
+	    (!json_is_string(v) ||
+	    !http_is_token(json_string_value(v), json_string_length(v))))
+		return err_set(e, 400, "\"method\" must be an HTTP method name (a token)");
+	if ((v = json_object_get(in, "url")) == NULL)
+		return err_set(e, 400, "\"url\" is required");
+	if (http_parse_url(v, e) == -1)
+		return -1;
+	if ((v = json_object_get(in, "headers")) != NULL && http_parse_headers(v, e) == -1)
+		return -1;
+	if ((v = json_object_get(in, "body")) != NULL && !json_is_string(v))
+		return err_set(e, 400, "\"body\" must be a string");
+	if (http_parse_options(in, e) == -1)
+		return -1;
+	if ((*out = json_deep_copy(in)) == NULL)
+		fatal("out of memory");
+	if (json_object_get(in, "method") == NULL)
+		json_object_set_new(*out, "method", json_string("GET"));
+	return 0;
+}
+
+/* --- response collection -------------------------------------------------- */
+
+static size_t
+http_write_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct http_xfer *x = arg;
+	size_t            len = size * n, take, nsize;
+	unsigned char    *nb;
+
+	/* Past the cap, keep draining (the request runs to its end like an exec
+	 * task whose output is capped) but keep nothing. */
+	take = x->cap - x->body_len < len ? x->cap - x->body_len : len;
+	if (take < len)
+		x->truncated = 1;
+	if (take == 0)
+		return len;
+	if (x->body_len + take > x->body_size) {
+		nsize = x->body_size ? x->body_size : 4096;
+		while (nsize < x->body_len + take)
+			nsize *= 2;
+		if (nsize > x->cap)
+			nsize = x->cap;
+		if ((nb = realloc(x->body, nsize)) == NULL)
+			fatal("out of memory");
+		x->body = nb;
+		x->body_size = nsize;
+	}
+	memcpy(x->body + x->body_len, p, take);
+	x->body_len += take;
+	return len;
+}
+
+/* A new status line starts a new response (a redirect, a 1xx): forget the
+ * headers and the body seen so far, only the final response counts. */
+static void
+http_new_response(struct http_xfer *x)
+{
+	json_object_clear(x->headers);
+	free(x->last_name);
+	x->last_name = NULL;
+	x->body_len = 0;
+	x->truncated = 0;
+}
+
+static void
+http_add_header(struct http_xfer *x, const char *name, const char *val, size_t vlen, const char *sep)
+{
+	json_t *old, *add;
+	char   *buf;
+	size_t  olen, slen = strlen(sep);
+
+	if ((add = ju_string_lossy((const unsigned char *)val, vlen)) == NULL)
+		fatal("out of memory");
+	if ((old = json_object_get(x->headers, name)) == NULL) {
+		json_object_set_new(x->headers, name, add);
+		return;
+	}
+	olen = json_string_length(old);
+	if ((buf = malloc(olen + slen + json_string_length(add))) == NULL)
+		fatal("out of memory");
+	memcpy(buf, json_string_value(old), olen);
+	memcpy(buf + olen, sep, slen);
+	memcpy(buf + olen + slen, json_string_value(add), json_string_length(add));
+	json_object_set_new(x->headers, name,
+	    json_stringn(buf, olen + slen + json_string_length(add)));
+	json_decref(add);
+	free(buf);
+}
+
+/* Called once per header line, CRLF included. */
+static size_t
+http_header_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct http_xfer *x = arg;
+	size_t            len = size * n, i, nlen;
+	char             *name;
+
+	while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r'))
+		len--;
+	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+		http_new_response(x);
+		return size * n;
+	}
+	if (len == 0)
+		return size * n;
+	if ((p[0] == ' ' || p[0] == '\t') && x->last_name != NULL) {
+		for (i = 0; i < len && (p[i] == ' ' || p[i] == '\t'); i++)
+			;
+		http_add_header(x, x->last_name, p + i, len - i, " ");
+		return size * n;
+	}
+	/* Not a header line, or a name no JSON member can hold: ignore it. */
+	if ((name = memchr(p, ':', len)) == NULL || name == p)
+		return size * n;
+	nlen = (size_t)(name - p);
+	if (memchr(p, '\0', nlen) != NULL || !ju_is_utf8((unsigned char *)p, nlen))
+		return size * n;
+	if ((name = strndup(p, nlen)) == NULL)
+		fatal("out of memory");
+	for (i = 0; i < nlen; i++)
+		if (name[i] >= 'A' && name[i] <= 'Z')
+			name[i] = (char)(name[i] - 'A' + 'a');
+	for (i = nlen + 1; i < len && (p[i] == ' ' || p[i] == '\t'); i++)
+		;
+	while (len > i && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+		len--;
+	http_add_header(x, name, p + i, len - i, ", ");
+	free(x->last_name);
+	x->last_name = name;
+	return size * n;
+}
+
+/* --- results -------------------------------------------------------------- */
+
+static json_t *
+http_base64(const unsigned char *p, size_t n)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char   *buf, *o;
+	size_t  i;
+	json_t *s;
+
+	if ((buf = malloc((n + 2) / 3 * 4 + 1)) == NULL)
+		fatal("out of memory");
+	for (i = 0, o = buf; i + 2 < n; i += 3) {
+		*o++ = tab[p[i] >> 2];
+		*o++ = tab[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
+		*o++ = tab[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)];
+		*o++ = tab[p[i + 2] & 63];
+	}
+	if (i < n) {
+		*o++ = tab[p[i] >> 2];
+		if (i + 1 < n) {
+			*o++ = tab[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
+			*o++ = tab[(p[i + 1] & 15) << 2];
+		} else {
+			*o++ = tab[(p[i] & 3) << 4];
+			*o++ = '=';
+		}
+		*o++ = '=';
+	}
+	s = json_stringn(buf, (size_t)(o - buf));
+	free(buf);
+	return s;
+}
+
+/* The response members shared by a result and a fail_on_status error. */
+static void
+http_set_response(json_t *o, struct http_xfer *x, long status)
+{
+	json_object_set_new(o, "status", json_integer(status));
+	json_object_set(o, "headers", x->headers);
+	if (ju_is_utf8(x->body, x->body_len))
+		json_object_set_new(o, "body", json_stringn((char *)x->body, x->body_len));
+	else
+		json_object_set_new(o, "body_base64", http_base64(x->body, x->body_len));
+	json_object_set_new(o, "body_truncated", json_boolean(x->truncated));
+}
+
+static json_t *
+http_error_new(const char *type, const char *msg)
+{
+	json_t *e;
+
+	if ((e = json_pack("{s:s, s:s}", "type", type, "message", msg)) == NULL)
+		fatal("out of memory");
+	return e;
+}
+
+/* Detach from the loop and free everything but the task. */
+static void
+http_xfer_free(struct http_xfer *x)
+{
+	if (x->easy != NULL) {
+		curl_multi_remove_handle(x->ctx->multi, x->easy);
+		curl_easy_cleanup(x->easy);
+	}
+	TAILQ_REMOVE(&x->ctx->xfers, x, entry);
+	curl_slist_free_all(x->req_headers);
+	json_decref(x->headers);
+	free(x->last_name);
+	free(x->body);
+	free(x);
+}
+
+/* Hand the outcome to the scheduler; x is gone afterwards. */
+static void
+http_finish(struct http_xfer *x, int ok, json_t *result, json_t *error)
+{
+	struct task    *t = x->t;
+	struct kind_env env = x->env;
+
+	t->kstate = NULL;
+	http_xfer_free(x);
+	env.done(env.arg, t, ok, result, error);
+}
+
+static void
+http_complete(struct http_xfer *x, CURLcode code)
+{
+	json_t *o;
+	long    status = 0;
+	char    msg[CURL_ERROR_SIZE + 128];
+
+	if (code != CURLE_OK) {
+		/* curl's detail (host, port, TLS cause) often repeats the generic text. */
+		if (x->errbuf[0] == '\0' || strstr(x->errbuf, curl_easy_strerror(code)) != NULL)
+			snprintf(msg, sizeof msg, "%s", x->errbuf[0] != '\0' ? x->errbuf :
+			    curl_easy_strerror(code));
+		else
+			snprintf(msg, sizeof msg, "%s: %s", curl_easy_strerror(code), x->errbuf);
+		log_info("task %lld: http: %s", (long long)x->t->id, msg);
+		o = http_error_new("http_error", msg);
+		json_object_set_new(o, "curl_code", json_integer(code));
+		http_finish(x, 0, NULL, o);
+		return;
+	}
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (x->fail_on_status && status >= 400) {
+		snprintf(msg, sizeof msg, "the server answered with status %ld", status);
+		o = http_error_new("http_error", msg);
+		http_set_response(o, x, status);
+		http_finish(x, 0, NULL, o);
+		return;
+	}
+	if ((o = json_object()) == NULL)
+		fatal("out of memory");
+	http_set_response(o, x, status);
+	http_finish(x, 1, o, NULL);
+}
+
+/* --- the loop glue -------------------------------------------------------- */
+
+static void
+http_check_info(struct http_ctx *ctx)
+{
+	CURLMsg  *m;
+	CURLcode  code;
+	char     *x;
+	int       left;
+
+	/* http_complete removes the handle, which is allowed between reads. */
+	while ((m = curl_multi_info_read(ctx->multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		code = m->data.result;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &x);
+		http_complete((struct http_xfer *)x, code);
+	}
+}
+
+static void
+http_socket_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_ctx *ctx = arg;
+	int              flags = 0, running;
+
+	if (what & EV_READ)
+		flags |= CURL_CSELECT_IN;
+	if (what & EV_WRITE)
+		flags |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(ctx->multi, fd, flags, &running);
+	http_check_info(ctx);
+}
+
+static void
+http_timer_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_ctx *ctx = arg;
+	int              running;
+
+	curl_multi_socket_action(ctx->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	http_check_info(ctx);
+}
+
+/* CURLMOPT_TIMERFUNCTION: only (re)arm; curl must not be re-entered here. */
+static int
+http_timer_cb(CURLM *multi, long ms, void *arg)
+{
+	struct http_ctx *ctx = arg;
+	struct timeval   tv;
+
+	if (ms < 0) {
+		evtimer_del(ctx->timer);
+		return 0;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ctx->timer, &tv);
+	return 0;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: one persistent event per socket, kept with curl. */
+static int
+http_socket_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
+{
+	struct http_ctx *ctx = arg;
+	struct event    *ev = sockp;
+	short            kind = EV_PERSIST;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (ev != NULL)
+			event_free(ev);
+		curl_multi_assign(ctx->multi, s, NULL);
+		return 0;
+	}
+	if (what & CURL_POLL_IN)
+		kind |= EV_READ;
+	if (what & CURL_POLL_OUT)
+		kind |= EV_WRITE;
+	if (ev != NULL) {
+		event_del(ev);
+		event_assign(ev, ctx->base, s, kind, http_socket_event_cb, ctx);
+	} else {
+		if ((ev = event_new(ctx->base, s, kind, http_socket_event_cb, ctx)) == NULL)
+			fatal("out of memory");
+		curl_multi_assign(ctx->multi, s, ev);
+	}
+	event_add(ev, NULL);
+	return 0;
+}
+
+/* libcurl's sockets are not close-on-exec: exec tasks must not inherit them. */
+static curl_socket_t
+http_opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* --- the kind ------------------------------------------------------------- */
+
+static int
+kind_http_init(struct kind_env *env)
+{
+	struct http_ctx *ctx;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_err("http: curl_global_init failed");
+		return -1;
+	}
+	if ((ctx = calloc(1, sizeof *ctx)) == NULL)
+		fatal("out of memory");
+	TAILQ_INIT(&ctx->xfers);
+	ctx->base = env->base;
+	if ((ctx->multi = curl_multi_init()) == NULL ||
+	    (ctx->timer = evtimer_new(env->base, http_timer_event_cb, ctx)) == NULL) {
+		log_err("http: cannot make the transfer loop");
+		goto fail;
+	}
+	curl_multi_setopt(ctx->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
+	curl_multi_setopt(ctx->multi, CURLMOPT_SOCKETDATA, ctx);
+	curl_multi_setopt(ctx->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
+	curl_multi_setopt(ctx->multi, CURLMOPT_TIMERDATA, ctx);
+	env->ctx = ctx;
+	return 0;
+fail:
+	if (ctx->multi != NULL)
+		curl_multi_cleanup(ctx->multi);
+	free(ctx);
+	curl_global_cleanup();
+	return -1;
+}
+
+/* At shutdown, after release: drop any transfer left (never its task). */
+static void
+kind_http_fini(struct kind_env *env)
+{
+	struct http_ctx *ctx = env->ctx;
+
+	if (ctx == NULL)
+		return;
+	while (!TAILQ_EMPTY(&ctx->xfers))
+		http_xfer_free(TAILQ_FIRST(&ctx->xfers));
+	curl_multi_cleanup(ctx->multi);
+	event_free(ctx->timer);
+	free(ctx);
+	env->ctx = NULL;
+	curl_global_cleanup();
+}
+
+static void
+http_append_header(struct http_xfer *x, const char *line)
+{
+	struct curl_slist *l;
+
+	if ((l = curl_slist_append(x->req_headers, line)) == NULL)
+		fatal("out of memory");
+	x->req_headers = l;
+}
+
+/* Request headers as curl wants them, plus two defaults a user may override. */
+static void
+http_request_headers(struct http_xfer *x, const json_t *h, int has_body)
+{
+	const char *k;
+	json_t     *v;
+	char       *line;
+	int         ctype = 0, expect = 0;
+
+	json_object_foreach((json_t *)h, k, v) {
+		/* "K;" is curl's way to send an empty value ("K:" would drop K). */
+		if (*json_string_value(v) == '\0' ? asprintf(&line, "%s;", k) == -1 :
+		    asprintf(&line, "%s: %s", k, json_string_value(v)) == -1)
+			fatal("out of memory");
+		http_append_header(x, line);
+		free(line);
+		ctype |= strcasecmp(k, "content-type") == 0;
+		expect |= strcasecmp(k, "expect") == 0;
+	}
+	/* Not curl's form type: the body is text given as a JSON string. */
+	if (has_body && !ctype)
+		http_append_header(x, "Content-Type: text/plain; charset=utf-8");
+	/* No 100-continue round trip (HTTP/1.0 servers would stall it a second). */
+	if (!expect)
+		http_append_header(x, "Expect:");
+}
+
+static CURLcode
+http_set_method(CURL *c, const char *method, const json_t *body)
+{
+	CURLcode rc;
+
+	if (body != NULL &&
+	    ((rc = curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)json_string_length(body))) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_POSTFIELDS, json_string_value(body))) != CURLE_OK))
+		return rc;
+	if (strcmp(method, "HEAD") == 0)
+		return curl_easy_setopt(c, CURLOPT_NOBODY, 1L);    /* no body will follow */
+	if (strcmp(method, "POST") == 0 && body == NULL) {
+		if ((rc = curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L)) != CURLE_OK)
+			return rc;
+		return curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+	}
+	if (strcmp(method, body != NULL ? "POST" : "GET") != 0)
+		return curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	return CURLE_OK;
+}
+
+/* Where the response goes, and the loop's needs (no signals, CLOEXEC). */
+static CURLcode
+http_setup_io(struct http_xfer *x)
+{
+	CURL    *c = x->easy;
+	CURLcode rc;
+
+	if ((rc = curl_easy_setopt(c, CURLOPT_PRIVATE, x)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, http_opensocket_cb)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_header_cb)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_HEADERDATA, x)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_write_cb)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_WRITEDATA, x)) != CURLE_OK)
+		return rc;
+	return CURLE_OK;
+}
+
+/* The request as the spec says.  No transfer timeout: the task's deadline
+ * cancels it. */
+static CURLcode
+http_setup_request(struct http_xfer *x, const json_t *spec)
+{
+	CURL         *c = x->easy;
+	const json_t *body = json_object_get(spec, "body"), *v;
+	double        ct = HTTP_CONNECT_TIMEOUT;
+	long          ms, follow, verify;
+	CURLcode      rc;
+
+	if ((v = json_object_get(spec, "connect_timeout")) != NULL)
+		ct = json_number_value(v);
+	ms = ct * 1000 >= 1 ? (long)(ct * 1000) : 1L;
+	follow = !json_is_false(json_object_get(spec, "follow_redirects"));
+	verify = !json_is_true(json_object_get(spec, "insecure"));
+	http_request_headers(x, json_object_get(spec, "headers"), body != NULL);
+	if ((rc = curl_easy_setopt(c, CURLOPT_URL,
+	    json_string_value(json_object_get(spec, "url")))) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https")) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, follow)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_MAXREDIRS, (long)HTTP_MAX_REDIRS)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, verify)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_USERAGENT,
+	    PACKAGE_NAME "/" PACKAGE_VERSION)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->req_headers)) != CURLE_OK)
+		return rc;
+	return http_set_method(c, json_string_value(json_object_get(spec, "method")), body);
+}
+
+static void
+kind_http_start(struct task *t, const struct kind_env *env)
+{
+	struct http_ctx  *ctx = env->ctx;
+	struct http_xfer *x;
+	CURLcode          rc;
+	CURLMcode         mrc;
+	json_t           *e;
+
+	if ((x = calloc(1, sizeof *x)) == NULL)
+		fatal("out of memory");
+	x->t = t;
+	x->env = *env;
+	x->ctx = ctx;
+	x->cap = env->cfg->max_output;
+	x->fail_on_status = json_is_true(json_object_get(t->spec, "fail_on_status"));
+	if ((x->headers = json_object()) == NULL || (x->easy = curl_easy_init()) == NULL)
+		fatal("out of memory");
+	TAILQ_INSERT_TAIL(&ctx->xfers, x, entry);
+	t->kstate = x;
+	if ((rc = http_setup_io(x)) != CURLE_OK || (rc = http_setup_request(x, t->spec)) != CURLE_OK) {
+		e = http_error_new("http_error", curl_easy_strerror(rc));
+		json_object_set_new(e, "curl_code", json_integer(rc));
+		http_finish(x, 0, NULL, e);
+		return;
+	}
+	/* Adding arms curl's timer at 0: the transfer begins on a later turn. */
+	if ((mrc = curl_multi_add_handle(ctx->multi, x->easy)) != CURLM_OK) {
+		curl_easy_cleanup(x->easy);
+		x->easy = NULL;
+		http_finish(x, 0, NULL, http_error_new("http_error", curl_multi_strerror(mrc)));
+	}
+}
+
+/* Abort at once: removing the handle closes its connection. */
+static void
+kind_http_cancel(struct task *t)
+{
+	struct http_xfer *x = t->kstate;
+
+	if (x == NULL)
+		return;
+	http_finish(x, 0, NULL, http_error_new("cancelled", "the request was aborted"));
+}
+
+/* Shutdown: drop the transfer; the task stays running in the database and
+ * ends "interrupted" at the next start. */
+static void
+kind_http_release(struct task *t)
+{
+	struct http_xfer *x = t->kstate;
+
+	if (x == NULL)
+		return;
+	t->kstate = NULL;
+	http_xfer_free(x);
+}
+
+/* A request cannot be picked up again: it ends "interrupted". */
+static int
+kind_http_resume(struct task *t, const struct kind_env *env)
+{
+	return -1;
+}
+
+static int
+kind_http_slots(const struct jobd_config *cfg)
+{
+	return cfg->max_http;
+}
+
+const struct kind_ops kind_http_ops = {
+	.name = "http",
+	.init = kind_http_init,
+	.fini = kind_http_fini,
+	.parse = kind_http_parse,
+	.start = kind_http_start,
+	.cancel = kind_http_cancel,
+	.resume = kind_http_resume,
+	.release = kind_http_release,
+	.slots = kind_http_slots,
+};

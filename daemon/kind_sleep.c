@@ -1,0 +1,113 @@
+/* kind_sleep.c: wait S seconds, then succeed with a result (asyncio.sleep). */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include <event2/event.h>
+
+#include "json_util.h"
+#include "kind.h"
+#include "task.h"
+#include "timeutil.h"
+
+struct sleep_state {
+	struct task           *task;
+	const struct kind_env *env;
+	struct event          *timer;
+};
+
+static int
+kind_sleep_parse(const json_t *in, json_t **out, struct err *e)
+{
+	static const char *const allowed[] = { "seconds", "result", NULL };
+	const json_t *secs = json_object_get(in, "seconds");
+	const json_t *res = json_object_get(in, "result");
+	double        s;
+
+	if (ju_only_members(in, allowed, "\"sleep\"", e) < 0)
+		return -1;
+	if (secs == NULL)
+		return err_set(e, 400, "\"sleep\".\"seconds\" is required");
+	if (ju_duration(secs, "seconds", &s, e) < 0)
+		return -1;
+	*out = json_pack("{s:O, s:O}", "seconds", secs, "result", res ? res : json_null());
+	return 0;
+}
+
+static void
+kind_sleep_finish(struct sleep_state *ss, int ok)
+{
+	struct task           *t = ss->task;
+	const struct kind_env *env = ss->env;
+	json_t                *result = NULL, *error = NULL;
+
+	event_free(ss->timer);
+	free(ss);
+	t->kstate = NULL;
+	if (ok)
+		result = json_incref(json_object_get(t->spec, "result"));
+	else
+		error = json_pack("{s:s, s:s}", "type", "cancelled", "message", "the sleep was stopped");
+	env->done(env->arg, t, ok, result, error);
+}
+
+static void
+kind_sleep_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sleep_state *ss = arg;
+
+	kind_sleep_finish(ss, 1);
+}
+
+/* The end is absolute (started_at + seconds), so a restart keeps it. */
+static void
+kind_sleep_arm(struct task *t, const struct kind_env *env)
+{
+	struct sleep_state *ss;
+	double              secs = json_number_value(json_object_get(t->spec, "seconds"));
+	struct timeval      tv;
+
+	if ((ss = calloc(1, sizeof *ss)) == NULL)
+		abort();
+	ss->task = t;
+	ss->env = env;
+	ss->timer = evtimer_new(env->base, kind_sleep_timer_cb, ss);
+	t->kstate = ss;
+	tv = time_until(t->started_at + (int64_t)(secs * 1000 + 0.5));
+	evtimer_add(ss->timer, &tv);
+}
+
+static void
+kind_sleep_start(struct task *t, const struct kind_env *env)
+{
+	kind_sleep_arm(t, env);
+}
+
+static void
+kind_sleep_cancel(struct task *t)
+{
+	if (t->kstate != NULL)
+		kind_sleep_finish(t->kstate, 0);
+}
+
+static int
+kind_sleep_resume(struct task *t, const struct kind_env *env)
+{
+	kind_sleep_arm(t, env);
+	return 0;
+}
+
+static int
+kind_sleep_slots(const struct jobd_config *cfg)
+{
+	return 0;
+}
+
+const struct kind_ops kind_sleep_ops = {
+	.name = "sleep",
+	.parse = kind_sleep_parse,
+	.start = kind_sleep_start,
+	.cancel = kind_sleep_cancel,
+	.resume = kind_sleep_resume,
+	.slots = kind_sleep_slots,
+};

@@ -1,0 +1,256 @@
+/* route.c: the route table, and the checks every request passes before its
+ * handler: browser defences, auth, method and path, content type, JSON. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+#include "httpd.h"
+#include "jobd.h"
+#include "json_util.h"
+#include "timeutil.h"
+
+#define ROUTE_BODY   0x1     /* takes a JSON object body */
+#define ROUTE_NOAUTH 0x2     /* answers without a token */
+
+struct route {
+	const char *method;
+	const char *pattern;     /* "{id}" matches one task id segment */
+	api_fn      fn;
+	int         flags;
+};
+
+static const struct route route_table[] = {
+	{ "POST",   "/v1/tasks",               api_task_create, ROUTE_BODY },
+	{ "GET",    "/v1/tasks",               api_task_list,   0 },
+	{ "GET",    "/v1/tasks/{id}",          api_task_get,    0 },
+	{ "DELETE", "/v1/tasks/{id}",          api_task_delete, 0 },
+	{ "POST",   "/v1/tasks/{id}/cancel",   api_task_cancel, 0 },
+	{ "GET",    "/v1/tasks/{id}/result",   api_task_result, 0 },
+	{ "GET",    "/v1/tasks/{id}/stdout",   api_task_stdout, 0 },
+	{ "GET",    "/v1/tasks/{id}/stderr",   api_task_stderr, 0 },
+	{ "POST",   "/v1/wait",                api_wait,        ROUTE_BODY },
+	{ "POST",   "/v1/gather",              api_gather,      ROUTE_BODY },
+	{ "GET",    "/healthz",                api_healthz,     ROUTE_NOAUTH },
+	{ "GET",    "/metrics",                api_metrics,     0 },
+};
+
+/* Does path match pattern?  Fills *id for an "{id}" segment. */
+static int
+route_match_path(const char *pattern, const char *path, int64_t *id)
+{
+	char seg[32];
+
+	while (*pattern && *path) {
+		if (strncmp(pattern, "{id}", 4) == 0) {
+			size_t n = strcspn(path, "/");
+
+			if (n >= sizeof seg)
+				return 0;
+			memcpy(seg, path, n);
+			seg[n] = '\0';
+			if (time_parse_id(seg, id) < 0)
+				return 0;
+			pattern += 4;
+			path += n;
+		} else if (*pattern++ != *path++)
+			return 0;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
+/* The route for method and path; else NULL with allow[] filled (405) or empty (404). */
+static const struct route *
+route_find(const char *method, const char *path, int64_t *id, char *allow, size_t len)
+{
+	size_t i;
+
+	allow[0] = '\0';
+	for (i = 0; i < sizeof route_table / sizeof route_table[0]; i++) {
+		const struct route *rt = &route_table[i];
+
+		if (!route_match_path(rt->pattern, path, id))
+			continue;
+		if (strcmp(rt->method, method) == 0)
+			return rt;
+		if (strstr(allow, rt->method) == NULL)
+			snprintf(allow + strlen(allow), len - strlen(allow), "%s%s",
+			    allow[0] ? ", " : "", rt->method);
+	}
+	return NULL;
+}
+
+/* Is name in the comma-separated list? */
+static int
+route_in_list(const char *list, const char *name, size_t n)
+{
+	const char *p = list;
+
+	while (p != NULL && *p) {
+		size_t l = strcspn(p, ",");
+
+		if (l == n && strncasecmp(p, name, n) == 0)
+			return 1;
+		p += l;
+		p += *p == ',';
+	}
+	return 0;
+}
+
+/* DNS rebinding: a browser tricked into calling us sends the attacker's
+ * name as Host.  Addresses, loopback names and configured names pass. */
+static int
+route_host_ok(const struct jobd *jd, const char *host)
+{
+	char            name[256];
+	const char     *end;
+	size_t          n;
+	unsigned char   buf[sizeof(struct in6_addr)];
+
+	if (host == NULL)
+		return 1;          /* HTTP/1.0 */
+	if (host[0] == '[') {
+		if ((end = strchr(host, ']')) == NULL)
+			return 0;
+		host++;
+	} else if ((end = strchr(host, ':')) == NULL)
+		end = host + strlen(host);
+	n = (size_t)(end - host);
+	if (n == 0 || n >= sizeof name)
+		return 0;
+	memcpy(name, host, n);
+	name[n] = '\0';
+	if (inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1)
+		return 1;
+	if (strcasecmp(name, "localhost") == 0 ||
+	    (n > 10 && strcasecmp(name + n - 10, ".localhost") == 0))
+		return 1;
+	return route_in_list(jd->cfg.allow_host, name, n);
+}
+
+/* Constant time in the token's length: no early exit on the first mismatch. */
+static int
+route_token_ok(const char *token, const char *auth)
+{
+	size_t        i, n = strlen(token), m;
+	unsigned char diff = 0;
+
+	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
+		return 0;
+	auth += 7;
+	m = strlen(auth);
+	for (i = 0; i < n; i++)
+		diff |= (unsigned char)(token[i] ^ (i < m ? auth[i] : 0));
+	return diff == 0 && m == n;
+}
+
+static int
+route_is_json(const char *ctype)
+{
+	size_t n = strlen("application/json");
+
+	if (ctype == NULL || strncasecmp(ctype, "application/json", n) != 0)
+		return 0;
+	ctype += n;
+	while (*ctype == ' ' || *ctype == '\t')
+		ctype++;
+	return *ctype == '\0' || *ctype == ';';
+}
+
+static int
+route_body(struct api_call *c)
+{
+	json_error_t jerr;
+	size_t       len;
+	const char  *body;
+
+	if (!route_is_json(httpd_req_header(c->r, "Content-Type"))) {
+		httpd_reply_error(c->r, 415, "unsupported_media_type", NULL,
+		    "the body must be JSON sent as Content-Type: application/json");
+		return -1;
+	}
+	body = httpd_req_body(c->r, &len);
+	c->body = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (c->body == NULL) {
+		httpd_reply_error(c->r, 400, "bad_request", NULL, "the body is not valid JSON: %s",
+		    jerr.text);
+		return -1;
+	}
+	if (!json_is_object(c->body)) {
+		httpd_reply_error(c->r, 400, "bad_request", NULL, "the body must be a JSON object");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+route_guard(struct jobd *jd, struct req *r, const struct route *rt)
+{
+	const char *origin = httpd_req_header(r, "Origin");
+
+	if (origin != NULL && !route_in_list(jd->cfg.allow_origin, origin, strlen(origin))) {
+		httpd_reply_error(r, 403, "forbidden", NULL, "requests from browser origin %s are not allowed",
+		    origin);
+		return -1;
+	}
+	if (!route_host_ok(jd, httpd_req_header(r, "Host"))) {
+		httpd_reply_error(r, 403, "forbidden", NULL, "the Host header names no address of jobd");
+		return -1;
+	}
+	if (jd->token != NULL && (rt == NULL || !(rt->flags & ROUTE_NOAUTH)) &&
+	    !route_token_ok(jd->token, httpd_req_header(r, "Authorization"))) {
+		httpd_reply_error(r, 401, "unauthorized", NULL, "a valid bearer token is required");
+		return -1;
+	}
+	if (jd->stopping) {
+		httpd_reply_error(r, 503, "overloaded", NULL, "jobd is shutting down");
+		return -1;
+	}
+	return 0;
+}
+
+void
+api_dispatch(void *arg, struct req *r)
+{
+	struct api_call     c = { .jd = arg, .r = r };
+	const struct route *rt;
+	char                allow[64];
+
+	rt = route_find(httpd_req_method(r), httpd_req_path(r), &c.id, allow, sizeof allow);
+	if (route_guard(c.jd, r, rt) < 0)
+		return;
+	if (rt == NULL && allow[0] != '\0') {
+		httpd_reply_error(r, 405, "method_not_allowed", NULL, "%s is not allowed on %s (allowed: %s)",
+		    httpd_req_method(r), httpd_req_path(r), allow);
+		httpd_add_header(r, "Allow", allow);
+		return;
+	}
+	if (rt == NULL) {
+		httpd_reply_error(r, 404, "not_found", NULL, "no such resource: %s", httpd_req_path(r));
+		return;
+	}
+	if ((rt->flags & ROUTE_BODY) && route_body(&c) < 0)
+		return;
+	rt->fn(&c);
+	json_decref(c.body);
+}
+
+void
+api_reply_err(struct req *r, const struct err *e)
+{
+	static const struct { int status; const char *code; } codes[] = {
+		{ 400, "bad_request" }, { 404, "not_found" }, { 409, "conflict" },
+		{ 413, "payload_too_large" }, { 503, "overloaded" }, { 507, "storage_full" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof codes / sizeof codes[0]; i++)
+		if (codes[i].status == e->status) {
+			httpd_reply_error(r, (unsigned)e->status, codes[i].code, NULL, "%s", e->msg);
+			return;
+		}
+	httpd_reply_error(r, 500, "internal", NULL, "%s", e->msg);
+}

@@ -1,0 +1,388 @@
+/* sched.c: owns the active (pending and running) tasks: queues, slots per
+ * kind, start, finish, cancel, deadlines. */
+#include "config.h"
+
+#include <search.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "jobd.h"
+#include "kind.h"
+#include "log.h"
+#include "sched.h"
+#include "spec.h"
+#include "store.h"
+#include "timeutil.h"
+
+TAILQ_HEAD(task_queue, task);
+
+/* One per kind: its environment, its slots and its FIFO of pending tasks. */
+struct sched_kind {
+	struct sched          *sched;
+	const struct kind_ops *ops;
+	struct kind_env        env;
+	int                    running;
+	int                    limit;      /* 0: no limit */
+	int                    pumping;    /* guards start -> done -> pump recursion */
+	struct task_queue      pending;
+};
+
+struct sched {
+	struct jobd        *jd;
+	struct sched_kind  *kinds;
+	size_t              nkinds;
+	void               *byid;          /* tsearch tree of active tasks */
+	int64_t             last_id;
+	void              (*on_done)(void *arg, struct task *t);
+	void               *on_done_arg;
+	struct sched_stats  stats;
+};
+
+static void sched_kind_done(void *arg, struct task *t, int ok, json_t *result, json_t *error);
+
+static int
+sched_cmp(const void *a, const void *b)
+{
+	const struct task *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static struct sched_kind *
+sched_kind_of(struct sched *s, const struct kind_ops *ops)
+{
+	size_t i;
+
+	for (i = 0; i < s->nkinds; i++)
+		if (s->kinds[i].ops == ops)
+			return &s->kinds[i];
+	fatal("no scheduler slot for kind %s", ops->name);
+}
+
+struct sched *
+sched_new(struct jobd *jd)
+{
+	const struct kind_ops *const *k;
+	struct sched *s;
+	size_t        n = 0;
+
+	if ((s = calloc(1, sizeof *s)) == NULL)
+		fatal("out of memory");
+	s->jd = jd;
+	for (k = kind_all(); *k != NULL; k++)
+		n++;
+	if ((s->kinds = calloc(n, sizeof *s->kinds)) == NULL)
+		fatal("out of memory");
+	for (k = kind_all(); *k != NULL; k++) {
+		struct sched_kind *sk = &s->kinds[s->nkinds++];
+
+		sk->sched = s;
+		sk->ops = *k;
+		sk->limit = (*k)->slots(&jd->cfg);
+		sk->env = (struct kind_env){ .base = jd->base, .cfg = &jd->cfg,
+		    .done = sched_kind_done, .arg = sk };
+		TAILQ_INIT(&sk->pending);
+		if ((*k)->init != NULL && (*k)->init(&sk->env) < 0) {
+			s->nkinds--;
+			sched_free(s);
+			return NULL;
+		}
+	}
+	s->last_id = store_last_id(jd->store);
+	return s;
+}
+
+static void
+sched_free_task(void *p)
+{
+	struct task *t = p;
+
+	if (t->kstate != NULL && t->kind->release != NULL)
+		t->kind->release(t);
+	if (t->deadline_ev != NULL)
+		event_free(t->deadline_ev);
+	task_free(t);
+}
+
+void
+sched_free(struct sched *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	tdestroy(s->byid, sched_free_task);
+	for (i = 0; i < s->nkinds; i++)
+		if (s->kinds[i].ops->fini != NULL)
+			s->kinds[i].ops->fini(&s->kinds[i].env);
+	free(s->kinds);
+	free(s);
+}
+
+void
+sched_set_done_hook(struct sched *s, void (*fn)(void *arg, struct task *t), void *arg)
+{
+	s->on_done = fn;
+	s->on_done_arg = arg;
+}
+
+const struct sched_stats *
+sched_stats(const struct sched *s)
+{
+	return &s->stats;
+}
+
+struct task *
+sched_find(struct sched *s, int64_t id)
+{
+	struct task   key = { .id = id };
+	struct task **p = tfind(&key, &s->byid, sched_cmp);
+
+	return p ? *p : NULL;
+}
+
+/* Every state change goes through here: check, stamp, stage, log. */
+static void
+sched_transition(struct sched *s, struct task *t, enum task_state to)
+{
+	if (!task_can_transition(t->state, to))
+		fatal("task %lld: illegal transition %s -> %s", (long long)t->id,
+		    task_state_name(t->state), task_state_name(to));
+	log_debug("task %lld: %s -> %s", (long long)t->id, task_state_name(t->state),
+	    task_state_name(to));
+	s->stats.active[t->state]--;
+	t->state = to;
+	if (to == TASK_RUNNING)
+		t->started_at = time_now_ms();
+	if (task_is_done(to)) {
+		t->finished_at = time_now_ms();
+		s->stats.finished[to]++;
+	} else
+		s->stats.active[to]++;
+	store_stage(s->jd->store, t);
+}
+
+static void
+sched_finish(struct sched *s, struct task *t, enum task_state to)
+{
+	if (t->deadline_ev != NULL) {
+		event_free(t->deadline_ev);
+		t->deadline_ev = NULL;
+	}
+	sched_transition(s, t, to);
+	if (to != TASK_SUCCEEDED)
+		log_info("task %lld: %s (%s)", (long long)t->id, task_state_name(to),
+		    json_string_value(json_object_get(t->error, "type")));
+	if (s->on_done != NULL)
+		s->on_done(s->on_done_arg, t);
+}
+
+static void
+sched_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct task       *t = arg;
+	struct sched_kind *sk = t->owner;
+
+	log_info("task %lld: its timeout of %g s passed", (long long)t->id, t->timeout);
+	sched_cancel(sk->sched, t, TASK_STOP_DEADLINE);
+}
+
+static void
+sched_arm_deadline(struct sched *s, struct task *t)
+{
+	struct timeval tv;
+
+	if (t->timeout < 0)
+		return;
+	t->deadline_ev = evtimer_new(s->jd->base, sched_deadline_cb, t);
+	tv = time_until(t->started_at + (int64_t)(t->timeout * 1000 + 0.5));
+	evtimer_add(t->deadline_ev, &tv);
+}
+
+static void
+sched_start(struct sched_kind *sk, struct task *t)
+{
+	sk->running++;
+	sched_transition(sk->sched, t, TASK_RUNNING);
+	sched_arm_deadline(sk->sched, t);
+	sk->ops->start(t, &sk->env);
+}
+
+/* Start pending tasks while slots are free.  A start may finish at once
+ * (spawn failed) and call back here: the outer loop carries on instead. */
+static void
+sched_pump(struct sched_kind *sk)
+{
+	struct task *t;
+
+	if (sk->pumping)
+		return;
+	sk->pumping = 1;
+	while ((sk->limit == 0 || sk->running < sk->limit) &&
+	    (t = TAILQ_FIRST(&sk->pending)) != NULL) {
+		TAILQ_REMOVE(&sk->pending, t, queue_entry);
+		sched_start(sk, t);
+	}
+	sk->pumping = 0;
+}
+
+/* The final error: a stop overrides the kind's outcome but keeps its
+ * kind-specific members (an exec task's output, say). */
+static json_t *
+sched_stop_error(const struct task *t, json_t *kind_error)
+{
+	json_t *e;
+
+	if (t->stop == TASK_STOP_CANCEL)
+		e = json_pack("{s:s, s:s}", "type", "cancelled", "message", "the task was cancelled");
+	else {
+		char msg[128];
+
+		snprintf(msg, sizeof msg, "the task's timeout of %g s passed", t->timeout);
+		e = json_pack("{s:s, s:s}", "type", "timeout", "message", msg);
+	}
+	if (json_is_object(kind_error))
+		json_object_update_missing(e, kind_error);
+	json_decref(kind_error);
+	return e;
+}
+
+static void
+sched_kind_done(void *arg, struct task *t, int ok, json_t *result, json_t *error)
+{
+	struct sched_kind *sk = arg;
+	enum task_state    to;
+
+	if (t->state != TASK_RUNNING)
+		fatal("task %lld: finished while %s", (long long)t->id, task_state_name(t->state));
+	sk->running--;
+	if (t->stop != TASK_STOP_NONE) {
+		json_decref(result);
+		t->error = sched_stop_error(t, error);
+		to = t->stop == TASK_STOP_CANCEL ? TASK_CANCELLED : TASK_FAILED;
+	} else if (ok) {
+		json_decref(error);
+		t->result = result ? result : json_null();
+		to = TASK_SUCCEEDED;
+	} else {
+		json_decref(result);
+		t->error = error;
+		to = TASK_FAILED;
+	}
+	sched_finish(sk->sched, t, to);
+	sched_pump(sk);
+}
+
+static void
+sched_adopt(struct sched *s, struct task *t)
+{
+	t->owner = sched_kind_of(s, t->kind);
+	if (tsearch(t, &s->byid, sched_cmp) == NULL)
+		fatal("out of memory");
+	s->stats.active[t->state]++;
+}
+
+struct task *
+sched_create(struct sched *s, struct task_spec *spec)
+{
+	struct task       *t = task_new(++s->last_id, spec->kind);
+	struct sched_kind *sk;
+
+	t->name = spec->name;
+	t->timeout = spec->timeout;
+	t->spec = spec->spec;
+	spec->name = NULL;
+	spec->spec = NULL;
+	t->state = TASK_PENDING;
+	t->created_at = time_now_ms();
+	t->is_new = 1;
+	sched_adopt(s, t);
+	s->stats.created++;
+	store_stage(s->jd->store, t);
+	sk = t->owner;
+	TAILQ_INSERT_TAIL(&sk->pending, t, queue_entry);
+	sched_pump(sk);
+	return t;
+}
+
+int
+sched_cancel(struct sched *s, struct task *t, enum task_stop why)
+{
+	struct sched_kind *sk = t->owner;
+
+	if (task_is_done(t->state))
+		return -1;
+	if (t->state == TASK_PENDING) {
+		TAILQ_REMOVE(&sk->pending, t, queue_entry);
+		t->error = json_pack("{s:s, s:s}", "type", "cancelled",
+		    "message", "the task was cancelled before it started");
+		sched_finish(s, t, TASK_CANCELLED);
+		return 0;
+	}
+	if (t->stop != TASK_STOP_NONE)
+		return 0;          /* already stopping: the first reason stands */
+	t->stop = why;
+	store_stage(s->jd->store, t);
+	sk->ops->cancel(t);
+	return 0;
+}
+
+void
+sched_committed(struct sched *s, struct task *t)
+{
+	if (!task_is_done(t->state))
+		return;
+	if (!TAILQ_EMPTY(&t->watches))
+		fatal("task %lld: freed with waiters", (long long)t->id);
+	tdelete(t, &s->byid, sched_cmp);
+	task_free(t);
+}
+
+/* A task found running at start-up: resume it, or end it as a stop or an
+ * interruption says. */
+static void
+sched_resume(struct sched *s, struct task *t)
+{
+	struct sched_kind *sk = t->owner;
+
+	sk->running++;
+	if (sk->ops->resume(t, &sk->env) < 0) {
+		log_info("task %lld: interrupted by a restart", (long long)t->id);
+		sched_kind_done(sk, t, 0, NULL, json_pack("{s:s, s:s}", "type", "interrupted",
+		    "message", "jobd stopped while the task ran and it could not be resumed"));
+		return;
+	}
+	sched_arm_deadline(s, t);
+	if (t->stop != TASK_STOP_NONE)
+		sk->ops->cancel(t);
+}
+
+static void
+sched_load_cb(void *arg, struct task *t)
+{
+	struct sched      *s = arg;
+	struct sched_kind *sk;
+
+	sched_adopt(s, t);
+	sk = t->owner;
+	if (t->state == TASK_PENDING)
+		TAILQ_INSERT_TAIL(&sk->pending, t, queue_entry);
+	else
+		sched_resume(s, t);
+}
+
+int
+sched_recover(struct sched *s)
+{
+	size_t i;
+
+	if (store_load_active(s->jd->store, sched_load_cb, s) < 0)
+		return -1;
+	for (i = 0; i < s->nkinds; i++)
+		sched_pump(&s->kinds[i]);
+	log_info("recovered %lld pending and %lld running tasks",
+	    (long long)s->stats.active[TASK_PENDING], (long long)s->stats.active[TASK_RUNNING]);
+	return 0;
+}

@@ -1,0 +1,34 @@
+/* sched.h: owns the active (pending and running) tasks: queues, slots per
+ * kind, start, finish, cancel, deadlines. */
+#ifndef SCHED_H
+#define SCHED_H
+
+#include <stdint.h>
+
+#include "task.h"
+
+struct jobd;
+struct task_spec;
+
+struct sched_stats {
+	int64_t active[TASK_NSTATES];   /* by state, active ones only */
+	int64_t created, finished[TASK_NSTATES];
+};
+
+struct sched *sched_new(struct jobd *jd);
+void          sched_free(struct sched *s);
+/* The one hook to the waiters: called on every final transition. */
+void          sched_set_done_hook(struct sched *s, void (*fn)(void *arg, struct task *t), void *arg);
+/* Load pending and running tasks after a restart and resume them. */
+int           sched_recover(struct sched *s);
+/* A new pending task from a validated spec (whose contents it takes). */
+struct task  *sched_create(struct sched *s, struct task_spec *spec);
+/* The active task with this id, or NULL (finished tasks live in the store). */
+struct task  *sched_find(struct sched *s, int64_t id);
+/* Begin stopping t; -1 if it is already done. */
+int           sched_cancel(struct sched *s, struct task *t, enum task_stop why);
+/* The store committed t: forget it if it is finished. */
+void          sched_committed(struct sched *s, struct task *t);
+const struct sched_stats *sched_stats(const struct sched *s);
+
+#endif

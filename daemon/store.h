@@ -1,0 +1,45 @@
+/* store.h: SQLite, WAL, one connection on the loop; staged changes committed
+ * together once per loop turn (group commit). */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stdint.h>
+#include <jansson.h>
+
+#include "json_util.h"
+
+struct event_base;
+struct task;
+struct list_spec;
+
+struct store_hooks {
+	/* After each successful commit: once per task committed in it ... */
+	void (*committed)(void *arg, struct task *t);
+	/* ... then once for the whole batch. */
+	void (*batch_done)(void *arg);
+	void  *arg;
+};
+
+struct store *store_open(struct event_base *base, const char *path, int sync_full, struct err *e);
+void          store_close(struct store *s);
+void          store_set_hooks(struct store *s, const struct store_hooks *h);
+
+/* Stage t's current state to be written at the end of this turn. */
+void          store_stage(struct store *s, struct task *t);
+void          store_stage_delete(struct store *s, int64_t id);
+/* Something is staged and not yet committed. */
+int           store_dirty(const struct store *s);
+/* Commit what is staged now (at shutdown); 0 or -1. */
+int           store_flush(struct store *s);
+
+int64_t       store_last_id(struct store *s);
+/* Calls cb for every pending and running task, in id order; the callee owns t. */
+int           store_load_active(struct store *s, void (*cb)(void *arg, struct task *t), void *arg);
+/* A committed task read back (caller frees with task_free), or NULL: *found says which. */
+struct task  *store_get(struct store *s, int64_t id, int *found);
+/* The page of tasks for GET /v1/tasks. */
+int           store_list(struct store *s, const struct list_spec *q, json_t **tasks, int64_t *next_after_id);
+/* The raw bytes of stream 0 (stdout) or 1 (stderr) of a finished task: malloc'd copy. */
+int           store_output(struct store *s, int64_t id, int stream, unsigned char **data, size_t *len);
+
+#endif

@@ -1,0 +1,72 @@
+/* task.h: the task object, its states and legal transitions. */
+#ifndef TASK_H
+#define TASK_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+#include <jansson.h>
+
+struct kind_ops;
+struct watch;
+struct event;
+
+enum task_state {
+	TASK_PENDING,
+	TASK_RUNNING,
+	TASK_SUCCEEDED,
+	TASK_FAILED,
+	TASK_CANCELLED,
+	TASK_NSTATES
+};
+
+/* Why a running task is being stopped. */
+enum task_stop {
+	TASK_STOP_NONE,
+	TASK_STOP_CANCEL,    /* a client asked: ends cancelled */
+	TASK_STOP_DEADLINE,  /* its own timeout passed: ends failed/timeout */
+};
+
+/* Raw bytes a kind keeps with the task (exec stdout/stderr). */
+struct blob {
+	unsigned char *data;
+	size_t         len;
+	int            truncated;
+};
+
+TAILQ_HEAD(watch_list, watch);
+
+struct task {
+	int64_t                id;
+	const struct kind_ops *kind;
+	char                  *name;          /* owned, may be NULL */
+	enum task_state        state;
+	enum task_stop         stop;          /* != NONE: "cancelling" */
+	int64_t                created_at;    /* ms since the epoch; 0 = null */
+	int64_t                started_at;
+	int64_t                finished_at;
+	double                 timeout;       /* < 0: none */
+	json_t                *spec;          /* owned: the kind's normalised spec */
+	json_t                *result;        /* owned, set when succeeded */
+	json_t                *error;         /* owned, set when failed/cancelled */
+	int64_t                pgid;          /* exec: process group, 0 = none */
+	int                    pgid_stale;    /* loaded pgid is from another boot */
+	struct blob            out[2];        /* exec: raw stdout, stderr */
+	void                  *kstate;        /* the kind's private state */
+	struct event          *deadline_ev;   /* owned by sched */
+	void                  *owner;         /* sched's per-kind slot */
+	struct watch_list      watches;       /* waiters on this task */
+	int                    dirty;         /* staged, not yet committed */
+	int                    is_new;        /* never committed */
+	TAILQ_ENTRY(task)      dirty_entry;   /* store's staged list */
+	TAILQ_ENTRY(task)      queue_entry;   /* sched's pending queue */
+};
+
+struct task *task_new(int64_t id, const struct kind_ops *kind);
+void         task_free(struct task *t);
+int          task_is_done(enum task_state s);
+const char  *task_state_name(enum task_state s);
+int          task_state_parse(const char *s, enum task_state *out);
+int          task_can_transition(enum task_state from, enum task_state to);
+json_t      *task_to_json(const struct task *t);
+
+#endif

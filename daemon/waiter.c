@@ -1,0 +1,442 @@
+/* waiter.c: a parked request waiting on a set of tasks with a condition and
+ * a timer: wait_for (result), a cancel that must finish, asyncio.wait and
+ * asyncio.gather.  Waiters refer to tasks by id; a task's watch list links
+ * back to the slots waiting on it. */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "httpd.h"
+#include "jobd.h"
+#include "log.h"
+#include "sched.h"
+#include "store.h"
+#include "task.h"
+#include "timeutil.h"
+#include "waiter.h"
+
+struct watch {
+	TAILQ_ENTRY(watch) entry;
+	struct waiter     *w;
+	struct task       *task;      /* linked on it while not NULL */
+};
+
+struct wslot {
+	int64_t          id;
+	struct watch     watch;
+	int              done;
+	enum task_state  state;
+	int64_t          finished_at;
+	json_t          *task;        /* the final task object (result, cancel, gather) */
+};
+
+struct waiter {
+	struct waiters      *ws;
+	struct req          *req;
+	struct waiter_args   a;
+	struct wslot        *slots;
+	size_t               n, ndone;
+	struct event        *timer;
+	int                  timed_out;
+	int                  answered;
+	TAILQ_ENTRY(waiter)  entry;
+};
+
+TAILQ_HEAD(waiter_list, waiter);
+
+struct waiters {
+	struct jobd        *jd;
+	struct waiter_list  all;
+	size_t              count;
+};
+
+static void waiter_check(struct waiter *w);
+
+struct waiters *
+waiters_new(struct jobd *jd)
+{
+	struct waiters *ws;
+
+	if ((ws = calloc(1, sizeof *ws)) == NULL)
+		fatal("out of memory");
+	ws->jd = jd;
+	TAILQ_INIT(&ws->all);
+	return ws;
+}
+
+void
+waiters_free(struct waiters *ws)
+{
+	free(ws);
+}
+
+size_t
+waiters_count(const struct waiters *ws)
+{
+	return ws->count;
+}
+
+static void
+waiter_unlink(struct watch *wa)
+{
+	if (wa->task != NULL) {
+		TAILQ_REMOVE(&wa->task->watches, wa, entry);
+		wa->task = NULL;
+	}
+}
+
+/* Stop listening: no more wake-ups or timer for w. */
+static void
+waiter_detach(struct waiter *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->n; i++)
+		waiter_unlink(&w->slots[i].watch);
+	if (w->timer != NULL) {
+		event_free(w->timer);
+		w->timer = NULL;
+	}
+}
+
+static void
+waiter_free(struct waiter *w)
+{
+	size_t i;
+
+	waiter_detach(w);
+	for (i = 0; i < w->n; i++)
+		json_decref(w->slots[i].task);
+	json_decref(w->a.ids);
+	free(w->slots);
+	free(w);
+}
+
+/* httpd: the request ended or its client left. */
+static void
+waiter_gone_cb(void *arg)
+{
+	struct waiter *w = arg;
+
+	TAILQ_REMOVE(&w->ws->all, w, entry);
+	w->ws->count--;
+	waiter_free(w);
+}
+
+/* The current object of a task: active ones from memory, others from disk. */
+static json_t *
+waiter_task_json(struct waiter *w, size_t i)
+{
+	struct wslot *s = &w->slots[i];
+	struct task  *t;
+	json_t       *j;
+	int           found;
+
+	if (s->task != NULL)
+		return json_incref(s->task);
+	if ((t = sched_find(w->ws->jd->sched, s->id)) != NULL)
+		return task_to_json(t);
+	if ((t = store_get(w->ws->jd->store, s->id, &found)) == NULL)
+		return json_null();     /* deleted meanwhile */
+	j = task_to_json(t);
+	task_free(t);
+	return j;
+}
+
+static void
+waiter_reply(struct waiter *w, unsigned status, json_t *body)
+{
+	w->answered = 1;
+	waiter_detach(w);
+	if (w->a.ids != NULL)
+		json_object_set(body, "ids", w->a.ids);
+	httpd_reply_json(w->req, status, body);
+}
+
+static void
+waiter_reply_error(struct waiter *w, unsigned status, const char *code, json_t *extra,
+    const char *msg)
+{
+	w->answered = 1;
+	waiter_detach(w);
+	if (w->a.ids != NULL)
+		json_object_set(extra, "ids", w->a.ids);
+	httpd_reply_error(w->req, status, code, extra, "%s", msg);
+}
+
+static void
+waiter_check_one(struct waiter *w)
+{
+	if (!w->slots[0].done)
+		return;
+	if (w->timed_out)
+		waiter_reply_error(w, 504, "timeout", json_pack("{s:O}", "task", w->slots[0].task),
+		    "the timeout passed before the task finished");
+	else
+		waiter_reply(w, 200, json_incref(w->slots[0].task));
+}
+
+static void
+waiter_reply_wait(struct waiter *w)
+{
+	json_t *done = json_array(), *pending = json_array();
+	size_t  i, j;
+
+	for (i = 0; i < w->n; i++) {
+		for (j = 0; j < i; j++)     /* duplicates once, first position */
+			if (w->slots[j].id == w->slots[i].id)
+				break;
+		if (j == i)
+			json_array_append_new(w->slots[i].done ? done : pending,
+			    json_integer(w->slots[i].id));
+	}
+	waiter_reply(w, 200, json_pack("{s:o, s:o}", "done", done, "pending", pending));
+}
+
+static void
+waiter_check_wait(struct waiter *w)
+{
+	size_t i;
+	int    failed = 0;
+
+	for (i = 0; i < w->n; i++)
+		failed |= w->slots[i].done && w->slots[i].state == TASK_FAILED;
+	if (w->timed_out || w->ndone == w->n ||
+	    (w->a.return_when == WAIT_FIRST_COMPLETED && w->ndone > 0) ||
+	    (w->a.return_when == WAIT_FIRST_EXCEPTION && failed))
+		waiter_reply_wait(w);
+}
+
+/* The failed or cancelled slot that finished first, or -1. */
+static ssize_t
+waiter_first_failure(const struct waiter *w)
+{
+	ssize_t best = -1;
+	size_t  i;
+
+	for (i = 0; i < w->n; i++) {
+		const struct wslot *s = &w->slots[i];
+
+		if (!s->done || s->state == TASK_SUCCEEDED)
+			continue;
+		if (best < 0 || s->finished_at < w->slots[best].finished_at)
+			best = (ssize_t)i;
+	}
+	return best;
+}
+
+static void
+waiter_reply_gather(struct waiter *w)
+{
+	json_t *results = json_array(), *states = json_array();
+	size_t  i;
+
+	for (i = 0; i < w->n; i++) {
+		const json_t *t = w->slots[i].task;
+		const char   *member = w->slots[i].state == TASK_SUCCEEDED ? "result" : "error";
+
+		json_array_append(results, json_object_get(t, member));
+		json_array_append_new(states, json_string(task_state_name(w->slots[i].state)));
+	}
+	waiter_reply(w, 200, json_pack("{s:o, s:o}", "results", results, "states", states));
+}
+
+static void
+waiter_check_gather(struct waiter *w)
+{
+	ssize_t f;
+	size_t  i;
+
+	if (w->timed_out) {
+		json_t *tasks;
+
+		if (w->a.cancel && w->ndone < w->n)
+			return;         /* the cancels must finish first */
+		tasks = json_array();
+		for (i = 0; i < w->n; i++)
+			json_array_append_new(tasks, waiter_task_json(w, i));
+		waiter_reply_error(w, 504, "timeout", json_pack("{s:o}", "tasks", tasks),
+		    "the timeout passed before every task finished");
+		return;
+	}
+	if (!w->a.return_exceptions && (f = waiter_first_failure(w)) >= 0) {
+		char msg[128];
+
+		snprintf(msg, sizeof msg, "task %lld %s", (long long)w->slots[f].id,
+		    w->slots[f].state == TASK_CANCELLED ? "was cancelled" : "failed");
+		waiter_reply_error(w, 424, "task_failed",
+		    json_pack("{s:O}", "task", w->slots[f].task), msg);
+		return;
+	}
+	if (w->ndone == w->n)
+		waiter_reply_gather(w);
+}
+
+static void
+waiter_check(struct waiter *w)
+{
+	if (w->answered)
+		return;
+	switch (w->a.kind) {
+	case WAITER_RESULT:
+	case WAITER_CANCEL:
+		waiter_check_one(w);
+		break;
+	case WAITER_WAIT:
+		waiter_check_wait(w);
+		break;
+	case WAITER_GATHER:
+		waiter_check_gather(w);
+		break;
+	}
+}
+
+static void
+waiter_slot_done(struct waiter *w, struct wslot *s, const struct task *t)
+{
+	s->done = 1;
+	s->state = t->state;
+	s->finished_at = t->finished_at;
+	if (w->a.kind != WAITER_WAIT)
+		s->task = task_to_json(t);
+	w->ndone++;
+}
+
+void
+waiters_task_done(void *arg, struct task *t)
+{
+	struct watch *wa;
+
+	while ((wa = TAILQ_FIRST(&t->watches)) != NULL) {
+		struct waiter *w = wa->w;
+
+		waiter_unlink(wa);
+		waiter_slot_done(w, (struct wslot *)((char *)wa - offsetof(struct wslot, watch)), t);
+		waiter_check(w);
+	}
+}
+
+/* Cancel what is unfinished; the answer comes when the cancels complete. */
+static void
+waiter_cancel_rest(struct waiter *w)
+{
+	struct sched *sched = w->ws->jd->sched;
+	size_t        i;
+
+	for (i = 0; i < w->n && !w->answered; i++) {
+		struct task *t;
+
+		if (w->slots[i].done || (t = sched_find(sched, w->slots[i].id)) == NULL)
+			continue;
+		sched_cancel(sched, t, TASK_STOP_CANCEL);
+	}
+}
+
+static void
+waiter_timeout(struct waiter *w)
+{
+	w->timed_out = 1;
+	if (w->a.cancel && w->a.kind != WAITER_WAIT)
+		waiter_cancel_rest(w);
+	if (w->answered)
+		return;
+	if (w->a.kind == WAITER_RESULT && !w->a.cancel) {
+		waiter_reply_error(w, 504, "timeout", json_pack("{s:o}", "task", waiter_task_json(w, 0)),
+		    "the timeout passed before the task finished");
+		return;
+	}
+	waiter_check(w);
+}
+
+static void
+waiter_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct waiter *w = arg;
+
+	waiter_timeout(w);
+}
+
+/* Fill slot i: done already (from memory or disk) or watching its task. */
+static int
+waiter_fill(struct waiter *w, size_t i, int64_t id, struct err *e)
+{
+	struct wslot *s = &w->slots[i];
+	struct task  *t;
+	int           found;
+
+	s->id = id;
+	s->watch.w = w;
+	if ((t = sched_find(w->ws->jd->sched, id)) != NULL) {
+		if (task_is_done(t->state))
+			waiter_slot_done(w, s, t);
+		else {
+			s->watch.task = t;
+			TAILQ_INSERT_TAIL(&t->watches, &s->watch, entry);
+		}
+		return 0;
+	}
+	if ((t = store_get(w->ws->jd->store, id, &found)) == NULL)
+		return err_set(e, 404, "task %lld not found", (long long)id);
+	waiter_slot_done(w, s, t);
+	task_free(t);
+	return 0;
+}
+
+int
+waiter_start(struct waiters *ws, struct req *req, const struct waiter_args *a,
+    const int64_t *ids, size_t n, struct err *e)
+{
+	struct waiter *w;
+	size_t         i;
+
+	if ((w = calloc(1, sizeof *w)) == NULL || (w->slots = calloc(n + 1, sizeof *w->slots)) == NULL)
+		fatal("out of memory");
+	w->ws = ws;
+	w->req = req;
+	w->a = *a;
+	w->n = n;
+	json_incref(w->a.ids);
+	for (i = 0; i < n; i++)
+		if (waiter_fill(w, i, ids[i], e) < 0) {
+			waiter_free(w);
+			return -1;
+		}
+	waiter_check(w);
+	if (!w->answered && a->timeout == 0)
+		waiter_timeout(w);
+	if (w->answered) {
+		waiter_free(w);
+		return 0;
+	}
+	if (httpd_park(req, waiter_gone_cb, w) < 0) {
+		waiter_reply_error(w, 503, "overloaded", json_object(),
+		    "too many clients are waiting; try again later");
+		waiter_free(w);
+		return 0;
+	}
+	if (a->timeout > 0) {
+		struct timeval tv = time_tv(a->timeout);
+
+		w->timer = evtimer_new(ws->jd->base, waiter_timer_cb, w);
+		evtimer_add(w->timer, &tv);
+	}
+	TAILQ_INSERT_TAIL(&ws->all, w, entry);
+	ws->count++;
+	return 0;
+}
+
+void
+waiters_shutdown(struct waiters *ws)
+{
+	struct waiter *w;
+
+	TAILQ_FOREACH(w, &ws->all, entry)
+		if (!w->answered)
+			waiter_reply_error(w, 503, "overloaded", json_object(),
+			    "jobd is shutting down");
+}

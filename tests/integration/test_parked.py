@@ -1,0 +1,114 @@
+"""Many parked requests on one task: all answered, and jobd still serves others."""
+import json
+import selectors
+import socket
+import time
+
+import jobdtest
+from jobdtest import JobdTestCase, raw_get
+
+N = 1000
+
+
+def read_all(socks, deadline):
+    """Read every socket to EOF (Connection: close); return {sock: bytes}."""
+    sel = selectors.DefaultSelector()
+    data = {}
+    for s in socks:
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+        data[s] = b""
+    open_ = len(socks)
+    while open_ and time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=max(0.0, deadline - time.monotonic())):
+            s = key.fileobj
+            try:
+                chunk = s.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except ConnectionError:
+                chunk = b""
+            if chunk:
+                data[s] += chunk
+            else:
+                sel.unregister(s)
+                open_ -= 1
+    sel.close()
+    return data
+
+
+def parse(raw):
+    """Status and JSON body of one raw HTTP/1.1 response (any framing)."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(b":")
+        headers[k.strip().lower()] = v.strip()
+    if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+        out, rest = b"", body
+        while True:
+            size_line, _, rest = rest.partition(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                break
+            out, rest = out + rest[:size], rest[size + 2:]
+        body = out
+    elif b"content-length" in headers:
+        body = body[:int(headers[b"content-length"])]
+    return status, json.loads(body)
+
+
+class ParkedTest(JobdTestCase):
+    @classmethod
+    def setUpClass(cls):
+        jobdtest.raise_nofile(N + 1000)
+        super().setUpClass()
+
+    def test_thousand_parked_results(self):
+        import resource
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < N + 100:
+            self.skipTest("open-file limit %d too low for %d connections" % (soft, N))
+        tid = self.jobd.create("sleep", {"seconds": 5, "result": {"parked": True}})["id"]
+        self.jobd.wait_state(tid, "running")
+        req = raw_get("/v1/tasks/%d/result" % tid, self.jobd.port)
+        socks = []
+        try:
+            for _ in range(N):
+                s = socket.create_connection(("127.0.0.1", self.jobd.port), timeout=30)
+                s.sendall(req)
+                socks.append(s)
+            # While they are parked, jobd answers other requests.
+            r = self.jobd.get("/healthz", timeout=10)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json, {"status": "ok"})
+            t = self.jobd.get("/v1/tasks/%d" % tid, timeout=10)
+            self.assertEqual(t.status, 200, t)
+            self.assertEqual(t.json["state"], "running",
+                             "the task ended before the %d requests were parked" % N)
+            lst = self.jobd.get("/v1/tasks?state=running", timeout=10)
+            self.assertEqual(lst.status, 200, lst)
+            other = self.jobd.create("sleep", {"seconds": 0, "result": "other"})
+            r = self.jobd.get("/v1/tasks/%d/result" % other["id"], timeout=10)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json["result"], "other")
+
+            got = read_all(socks, time.monotonic() + jobdtest.DEADLINE)
+            answers = [parse(got[s]) if got[s] else (None, None) for s in socks]
+            bad = [a for a in answers if a[0] != 200]
+            self.assertEqual(bad, [], "%d of %d parked requests not answered 200 (first: %r)"
+                             % (len(bad), N, bad[:1]))
+            final = self.jobd.task(tid)
+            self.assertEqual(final["state"], "succeeded")
+            for status, body in answers:
+                self.assertEqual(body, final)
+        finally:
+            for s in socks:
+                s.close()
+        self.assertEqual(self.jobd.get("/healthz").status, 200)
+
+
+if __name__ == "__main__":
+    jobdtest.main()

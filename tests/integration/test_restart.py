@@ -1,0 +1,205 @@
+"""Crash (kill -9), restart and shutdown: nothing acknowledged is lost."""
+import concurrent.futures
+import shutil
+import time
+import unittest
+
+import jobdtest
+from jobdtest import Jobd, parse_ts, list_all, raw_connect, raw_get, read_response, start_again
+
+DONE = ("succeeded", "failed", "cancelled")
+
+
+class RestartTest(unittest.TestCase):
+    def setUp(self):
+        self.jobd = Jobd().start()
+        self.dir = self.jobd.dir
+        self.procs = [self.jobd]
+
+    def tearDown(self):
+        for j in self.procs:
+            j.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def restart(self, sig="kill9"):
+        """Stop the current jobd (kill -9 by default) and start a new one on its db."""
+        old = self.jobd
+        rc = old.kill9() if sig == "kill9" else old.stop()
+        self.jobd = start_again(old.dir)
+        self.procs.append(self.jobd)
+        return rc
+
+    def sleep(self, seconds, result=None, **extra):
+        return self.jobd.create("sleep", {"seconds": seconds, "result": result}, **extra)
+
+    def test_kill9_keeps_finished_and_sleep_deadline(self):
+        j = self.jobd
+        ok = [self.sleep(0, r, name="n%d" % i)["id"]
+              for i, r in enumerate([1, "two", {"three": [3]}, None])]
+        failed = self.sleep(30, timeout=0.1)["id"]
+        cancelled = self.sleep(30)["id"]
+        j.wait_state(cancelled, "running")
+        self.assertEqual(j.post("/v1/tasks/%d/cancel" % cancelled).status, 200)
+        for tid in ok:
+            j.wait_state(tid, "succeeded")
+        j.wait_state(failed, "failed")
+        deleted = self.sleep(0)["id"]
+        j.wait_state(deleted, "succeeded")
+        self.assertEqual(j.delete("/v1/tasks/%d" % deleted).status, 204)
+        finished = {tid: j.task(tid) for tid in ok + [failed, cancelled]}
+
+        long = self.sleep(6, "late")["id"]
+        running = j.wait_state(long, "running")
+        started = parse_ts(running["started_at"])
+        # Let it run for about 2 s, then crash.
+        time.sleep(max(0.0, started + 2.0 - time.time()))
+        self.restart()
+        restarted = time.time()
+        j = self.jobd
+
+        for tid, before in finished.items():
+            self.assertEqual(j.task(tid), before)
+        self.assertError(j.get("/v1/tasks/%d" % deleted), 404)
+        t = j.task(long)
+        self.assertIn(t["state"], ("running", "succeeded"), t)
+        self.assertEqual(t["started_at"], running["started_at"])
+        self.assertEqual(t["created_at"], running["created_at"])
+        done = j.wait_state(long, DONE)
+        self.assertEqual(done["state"], "succeeded", done)
+        self.assertEqual(done["result"], "late")
+        self.assertEqual(done["started_at"], running["started_at"])
+        took = parse_ts(done["finished_at"]) - parse_ts(done["started_at"])
+        self.assertGreaterEqual(took, 6.0 - 0.002)
+        # Its original deadline, not 6 s counted again from the restart: a
+        # fresh sleep would end at restarted + 6 > started + 8.  Coarse bound.
+        self.assertLess(took, max(6.0, restarted - started) + 1.5,
+                        "sleep restarted from scratch? took %.3f s" % took)
+        ids = [t["id"] for t in list_all(j)]
+        self.assertEqual(sorted(ids), sorted(ok + [failed, cancelled, long]))
+
+    def test_own_timeout_survives_restart(self):
+        t = self.sleep(30, timeout=3)
+        running = self.jobd.wait_state(t["id"], "running")
+        started = parse_ts(running["started_at"])
+        time.sleep(max(0.0, started + 1.0 - time.time()))
+        self.restart()
+        restarted = time.time()
+        done = self.jobd.wait_state(t["id"], DONE, timeout=40)
+        self.assertEqual(done["state"], "failed", done)
+        self.assertEqual(done["error"]["type"], "timeout")
+        self.assertEqual(done["timeout"], 3)
+        took = parse_ts(done["finished_at"]) - parse_ts(done["started_at"])
+        self.assertGreaterEqual(took, 3.0 - 0.002)
+        # Counted from when it started, not again from the restart.
+        self.assertLess(took, max(3.0, restarted - started) + 1.5,
+                        "deadline re-armed from the restart? took %.3f s" % took)
+
+    def assertError(self, r, status, code=None):
+        self.assertEqual(r.status, status, r)
+        if code:
+            self.assertEqual(r.json["error"]["code"], code)
+
+    def test_ids_continue_after_restart(self):
+        ids = [self.sleep(0)["id"] for _ in range(3)]
+        self.jobd.wait_state(ids[-1], "succeeded")
+        # The newest task deleted just before the crash: its id is still used up.
+        self.assertEqual(self.jobd.delete("/v1/tasks/%d" % ids[-1]).status, 204)
+        self.restart()
+        new = self.sleep(0)["id"]
+        self.assertGreater(new, ids[-1])
+        self.jobd.wait_state(new, "succeeded")
+        self.assertEqual(self.jobd.delete("/v1/tasks/%d" % new).status, 204)
+        self.restart("term")
+        newer = self.sleep(0)["id"]
+        self.assertGreater(newer, new)
+        self.assertError(self.jobd.get("/v1/tasks/%d" % ids[-1]), 404, "not_found")
+        self.assertError(self.jobd.get("/v1/tasks/%d" % new), 404, "not_found")
+
+    def test_acknowledged_creates_survive_kill9(self):
+        specs = {}
+        for i in range(20):
+            body = {"kind": "sleep", "name": "t%d" % i,
+                    "sleep": {"seconds": 0 if i % 2 else 300, "result": i}}
+            r = self.jobd.post("/v1/tasks", body)
+            self.assertEqual(r.status, 201, r)
+            specs[r.json["id"]] = r.json
+        # Concurrent creates too, then kill -9 right after the last 201.
+        def make(i):
+            r = self.jobd.post("/v1/tasks", {"kind": "sleep", "name": "c%d" % i,
+                                             "sleep": {"seconds": 300, "result": i}})
+            return r
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            rs = list(ex.map(make, range(40)))
+        self.restart()
+        for r in rs:
+            self.assertEqual(r.status, 201, r)
+            specs[r.json["id"]] = r.json
+        for tid, t in specs.items():
+            got = self.jobd.get("/v1/tasks/%d" % tid)
+            self.assertEqual(got.status, 200, (tid, got))
+            g = got.json
+            for k in ("kind", "name", "spec", "created_at", "timeout"):
+                self.assertEqual(g[k], t[k], (tid, k))
+        for tid in specs:
+            self.jobd.post("/v1/tasks/%d/cancel" % tid)
+
+    def test_acknowledged_changes_survive_kill9(self):
+        a = self.sleep(300)["id"]
+        b = self.sleep(0, "b")["id"]
+        self.jobd.wait_state(a, "running")
+        self.jobd.wait_state(b, "succeeded")
+        r = self.jobd.post("/v1/tasks/%d/cancel" % a)
+        self.assertEqual(r.status, 200, r)
+        cancelled = r.json
+        r = self.jobd.delete("/v1/tasks/%d" % b)
+        self.assertEqual(r.status, 204, r)
+        self.restart()
+        self.assertEqual(self.jobd.task(a), cancelled)
+        self.assertError(self.jobd.get("/v1/tasks/%d" % b), 404, "not_found")
+
+    def test_acknowledged_result_timeout_cancel_survives_kill9(self):
+        a = self.sleep(300)["id"]
+        self.jobd.wait_state(a, "running")
+        r = self.jobd.get("/v1/tasks/%d/result?timeout=0" % a)
+        self.assertEqual(r.status, 504, r)
+        self.restart()
+        t = self.jobd.task(a)
+        self.assertEqual(t["state"], "cancelled", t)
+        self.assertEqual(t, r.json["task"])
+
+    def test_sigterm_exits_0_and_parked_get_503(self):
+        tid = self.sleep(3, "after")["id"]
+        self.jobd.wait_state(tid, "running")
+        socks = [raw_connect(self.jobd.port, raw_get("/v1/tasks/%d/result" % tid, self.jobd.port))
+                 for _ in range(3)]
+        # Give jobd time to read and park them (they cannot be answered
+        # before the task ends, 3 s from now).
+        time.sleep(0.5)
+        rc = self.jobd.stop()
+        self.assertEqual(rc, 0, self.jobd.logtext()[-3000:])
+        for s in socks:
+            try:
+                r = read_response(s)
+            finally:
+                s.close()
+            self.assertEqual(r.status, 503, r)
+            self.assertEqual(r.json["error"]["code"], "overloaded")
+            self.assertTrue(r.json["error"]["message"])
+        # After a clean stop the sleep resumes with its deadline and succeeds.
+        self.jobd = start_again(self.dir)
+        self.procs.append(self.jobd)
+        done = self.jobd.wait_state(tid, DONE)
+        self.assertEqual(done["state"], "succeeded", done)
+        self.assertEqual(done["result"], "after")
+
+    def test_sigterm_with_nothing_running(self):
+        t = self.sleep(0)["id"]
+        self.jobd.wait_state(t, "succeeded")
+        self.assertEqual(self.jobd.stop(), 0)
+        self.jobd = start_again(self.dir)
+        self.procs.append(self.jobd)
+        self.assertEqual(self.jobd.task(t)["state"], "succeeded")
+
+
+if __name__ == "__main__":
+    jobdtest.main()
