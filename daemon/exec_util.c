@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <sys/stat.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -322,7 +324,9 @@ exec_posix_spawn(pid_t *pid, const char *path, const char *cwd, int in, int out,
 	sigset_t                   all, none;
 	int                        rc;
 
-	sigfillset(&all);
+	/* Every bit: sigfillset leaves out glibc's internal signals (32, 33),
+	 * which the spawned child would then keep ignored across exec. */
+	memset(&all, 0xff, sizeof all);
 	sigemptyset(&none);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
@@ -406,28 +410,63 @@ exec_signame(int sig, char *buf, size_t len)
 		snprintf(buf, len, "SIG%d", sig);
 }
 
+/* Read /proc/<pid>/stat (pid a string) from the open /proc at dirfd; returns
+ * the text after the command name's closing ')', or NULL. */
+static char *
+exec_proc_stat(int dirfd, const char *pid, char *buf, size_t len)
+{
+	char    path[64];
+	ssize_t n;
+	int     fd;
+
+	snprintf(path, sizeof path, "%s/stat", pid);
+	if ((fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	/* The command name may hold spaces and parentheses: count from the last ')'. */
+	return strrchr(buf, ')');
+}
+
+int
+exec_group_has_live(pid_t pgid)
+{
+	DIR           *d;
+	struct dirent *de;
+	char           buf[1024], *p, state;
+	int            pgrp, live = 0;
+
+	if ((d = opendir("/proc")) == NULL)
+		return 1;   /* cannot tell: keep waiting */
+	while (!live && (de = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		p = exec_proc_stat(dirfd(d), de->d_name, buf, sizeof buf);
+		/* ") S ppid pgrp ..." */
+		if (p != NULL && sscanf(p, ") %c %*d %d", &state, &pgrp) == 2 &&
+		    pgrp == (int)pgid && state != 'Z' && state != 'X')
+			live = 1;
+	}
+	closedir(d);
+	return live;
+}
+
 /* When pid started, in wall-clock ms: /proc/PID/stat field 22 counts clock
  * ticks of CLOCK_BOOTTIME. */
 static int
 exec_proc_start_ms(pid_t pid, int64_t *out)
 {
-	char               path[64], buf[1024], *p;
+	char               name[32], buf[1024], *p;
 	unsigned long long ticks;
 	struct timespec    boot;
 	long               hz = sysconf(_SC_CLK_TCK);
-	ssize_t            n;
-	int                fd, field;
+	int                field;
 
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0 || hz <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* The command name may hold spaces and parentheses: count from the last ')'. */
-	if ((p = strrchr(buf, ')')) == NULL)
+	snprintf(name, sizeof name, "/proc/%d", (int)pid);
+	if (hz <= 0 || (p = exec_proc_stat(AT_FDCWD, name, buf, sizeof buf)) == NULL)
 		return -1;
 	for (field = 2; field < 22 && p != NULL; field++)
 		p = strchr(p + 1, ' ');

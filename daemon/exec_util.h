@@ -51,6 +51,11 @@ int     exec_child_start(const json_t *spec, const struct exec_base *b, int64_t 
 /* "SIGTERM", "SIGRTMIN+3", "SIG99". */
 void    exec_signame(int sig, char *buf, size_t len);
 
+/* 1 if a process that is not a zombie is in group pgid (scans /proc).  An
+ * orphan's zombie lingers until init reaps it, which some inits do late;
+ * kill(-pgid, 0) still counts it. */
+int     exec_group_has_live(pid_t pgid);
+
 /* May a pgid recorded by an earlier run of this boot still be signalled?
  * 0 when the number now belongs to someone else. */
 int     exec_group_is_ours(pid_t pgid, int64_t started_at_ms);

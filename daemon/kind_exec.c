@@ -373,7 +373,9 @@ exec_check_group(struct exec_run *r)
 {
 	int64_t now, next;
 
-	if (kill(-r->pid, 0) == -1 && errno == ESRCH) {
+	/* kill(-pgid, 0) is cheap and usually ESRCH; only when it is not do we
+	 * look for members that are more than zombies waiting for init. */
+	if ((kill(-r->pid, 0) == -1 && errno == ESRCH) || !exec_group_has_live(r->pid)) {
 		exec_finish(r);
 		return;
 	}
