@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include <event2/event.h>
 #include <microhttpd.h>
@@ -54,11 +55,18 @@ struct req {
 	TAILQ_ENTRY(req)       entry;       /* parked, held or resume list */
 };
 
-struct httpd {
-	struct httpd_config    cfg;
+/* One MHD daemon per listening socket (TCP, unix, or each from systemd). */
+struct httpd_listener {
+	struct httpd          *h;
 	struct MHD_Daemon     *d;
 	struct event          *mhd_ev;
 	struct event          *mhd_timer;
+};
+
+struct httpd {
+	struct httpd_config    cfg;
+	struct httpd_listener *ls;
+	size_t                 nls;
 	struct event          *resume_ev;
 	struct req_list        parked;
 	struct req_list        held;
@@ -69,17 +77,17 @@ struct httpd {
 };
 
 static void
-httpd_pump(struct httpd *h)
+httpd_pump(struct httpd_listener *l)
 {
 	MHD_UNSIGNED_LONG_LONG to;
 
-	MHD_run(h->d);
-	if (MHD_get_timeout(h->d, &to) == MHD_YES) {
+	MHD_run(l->d);
+	if (MHD_get_timeout(l->d, &to) == MHD_YES) {
 		struct timeval tv = { (time_t)(to / 1000), (suseconds_t)((to % 1000) * 1000) };
 
-		evtimer_add(h->mhd_timer, &tv);
+		evtimer_add(l->mhd_timer, &tv);
 	} else
-		evtimer_del(h->mhd_timer);
+		evtimer_del(l->mhd_timer);
 }
 
 static void
@@ -88,11 +96,15 @@ httpd_pump_cb(evutil_socket_t fd, short what, void *arg)
 	httpd_pump(arg);
 }
 
-/* Never run MHD from inside its own callbacks: ask the loop to. */
+/* Never run MHD from inside its own callbacks: ask the loop to.  A resume
+ * wakes nothing in external mode, so every resume ends here. */
 static void
 httpd_kick(struct httpd *h)
 {
-	event_active(h->mhd_ev, EV_READ, 0);
+	size_t i;
+
+	for (i = 0; i < h->nls; i++)
+		event_active(h->ls[i].mhd_ev, EV_READ, 0);
 }
 
 static void
@@ -271,6 +283,15 @@ httpd_req_header(const struct req *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+int
+httpd_req_is_unix(const struct req *r)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	return ci != NULL && ci->client_addr != NULL && ci->client_addr->sa_family == AF_UNIX;
+}
+
 const char *
 httpd_req_body(const struct req *r, size_t *len)
 {
@@ -443,13 +464,45 @@ httpd_completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ---- the daemon --------------------------------------------------------- */
 
+static int
+httpd_listener_start(struct httpd *h, struct httpd_listener *l, int fd, struct err *e)
+{
+	const struct httpd_config  *cfg = &h->cfg;
+	const union MHD_DaemonInfo *info;
+	unsigned                    flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+
+	if (cfg->tls_cert != NULL)
+		flags |= MHD_USE_TLS;
+	l->h = h;
+	l->d = MHD_start_daemon(flags, 0, NULL, NULL, httpd_access_cb, h,
+	    MHD_OPTION_EXTERNAL_LOGGER, httpd_log, h,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+	    MHD_OPTION_NOTIFY_COMPLETED, httpd_completed_cb, h,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_conns,
+	    MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
+	    cfg->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cfg->tls_cert,
+	    MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key,
+	    MHD_OPTION_END);
+	if (l->d == NULL)
+		return err_set(e, 500, "libmicrohttpd failed to start%s",
+		    cfg->tls_cert ? " (check the TLS certificate and key)" : "");
+	info = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_EPOLL_FD);
+	l->mhd_ev = event_new(cfg->base, info->epoll_fd, EV_READ | EV_PERSIST, httpd_pump_cb, l);
+	l->mhd_timer = evtimer_new(cfg->base, httpd_pump_cb, l);
+	event_add(l->mhd_ev, NULL);
+	return 0;
+}
+
 struct httpd *
 httpd_new(const struct httpd_config *cfg, struct err *e)
 {
 	struct httpd *h;
-	const union MHD_DaemonInfo *info;
+	size_t        i;
 
-	if ((h = calloc(1, sizeof *h)) == NULL)
+	if ((h = calloc(1, sizeof *h)) == NULL ||
+	    (h->ls = calloc(cfg->nfds, sizeof *h->ls)) == NULL)
 		fatal("out of memory");
 	h->cfg = *cfg;
 	TAILQ_INIT(&h->parked);
@@ -458,26 +511,12 @@ httpd_new(const struct httpd_config *cfg, struct err *e)
 	/* Parked requests count against the connection limit: keep 5% free so
 	 * the request that finishes their task can still get in. */
 	h->max_parked = cfg->max_conns - cfg->max_conns / 20;
-	h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-	    0, NULL, NULL, httpd_access_cb, h,
-	    MHD_OPTION_EXTERNAL_LOGGER, httpd_log, h,
-	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)cfg->listen_fd,
-	    MHD_OPTION_NOTIFY_COMPLETED, httpd_completed_cb, h,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_conns,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
-	    MHD_OPTION_END);
-	if (h->d == NULL) {
-		err_set(e, 500, "libmicrohttpd failed to start");
-		free(h);
-		return NULL;
-	}
-	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
-	h->mhd_ev = event_new(cfg->base, info->epoll_fd, EV_READ | EV_PERSIST, httpd_pump_cb, h);
-	h->mhd_timer = evtimer_new(cfg->base, httpd_pump_cb, h);
 	h->resume_ev = event_new(cfg->base, -1, 0, httpd_resume_cb, h);
-	event_add(h->mhd_ev, NULL);
+	for (i = 0; i < cfg->nfds; i++, h->nls++)
+		if (httpd_listener_start(h, &h->ls[i], cfg->fds[i], e) < 0) {
+			httpd_free(h);
+			return NULL;
+		}
 	httpd_kick(h);
 	return h;
 }
@@ -486,6 +525,7 @@ void
 httpd_free(struct httpd *h)
 {
 	struct req *r;
+	size_t      i;
 
 	if (h == NULL)
 		return;
@@ -501,20 +541,24 @@ httpd_free(struct httpd *h)
 		TAILQ_REMOVE(&h->resuming, r, entry);
 		MHD_resume_connection(r->conn);
 	}
-	MHD_run(h->d);
-	MHD_stop_daemon(h->d);
-	event_free(h->mhd_ev);
-	event_free(h->mhd_timer);
+	for (i = 0; i < h->nls; i++) {
+		MHD_run(h->ls[i].d);
+		MHD_stop_daemon(h->ls[i].d);
+		event_free(h->ls[i].mhd_ev);
+		event_free(h->ls[i].mhd_timer);
+	}
 	event_free(h->resume_ev);
+	free(h->ls);
 	free(h);
 }
 
 void
 httpd_quiesce(struct httpd *h)
 {
-	MHD_socket fd = MHD_quiesce_daemon(h->d);
+	size_t i;
 
-	(void)fd;   /* the listen socket is main's; it closes it */
+	for (i = 0; i < h->nls; i++)
+		MHD_quiesce_daemon(h->ls[i].d);   /* the sockets are main's to close */
 	h->stopping = 1;
 }
 

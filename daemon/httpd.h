@@ -14,11 +14,13 @@ struct req;
 
 struct httpd_config {
 	struct event_base *base;
-	int                listen_fd;
+	const int         *fds;             /* listening sockets, one MHD daemon each */
+	size_t             nfds;
+	const char        *tls_cert;        /* PEM text: serve HTTPS when set */
+	const char        *tls_key;
 	unsigned           max_conns;
 	size_t             max_body;
 	const char        *token;           /* NULL: no auth */
-	const char        *listen_host;     /* also accepted as Host */
 	/* Answers that report state wait while this says something is staged. */
 	int              (*must_hold)(void *arg);
 	/* Route and answer one request (the API). */
@@ -42,6 +44,8 @@ const char   *httpd_req_path(const struct req *r);
 const char   *httpd_req_header(const struct req *r, const char *name);
 /* The query as a NULL-key-terminated array, valid for the request's life. */
 const struct query_arg *httpd_req_query(const struct req *r);
+/* Did it come over a unix socket (no browser can reach those)? */
+int           httpd_req_is_unix(const struct req *r);
 /* The raw body. */
 const char   *httpd_req_body(const struct req *r, size_t *len);
 void          httpd_req_set_data(struct req *r, void *data);

@@ -12,7 +12,10 @@ struct httpd;
 struct waiters;
 
 struct jobd_config {
-	const char *listen;       /* "HOST:PORT" */
+	const char *listen[8];    /* "HOST:PORT", "[V6]:PORT" or "unix:PATH" */
+	size_t      nlisten;
+	const char *tls_cert;     /* files: serve HTTPS when both are set */
+	const char *tls_key;
 	const char *db_path;
 	const char *token_file;
 	int         no_auth;

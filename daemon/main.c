@@ -1,20 +1,14 @@
 /* main.c: flags, start-up order, signals, clean shutdown. */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -23,7 +17,9 @@
 #endif
 
 #include "api.h"
+#include "auth.h"
 #include "httpd.h"
+#include "listen.h"
 #include "jobd.h"
 #include "log.h"
 #include "sched.h"
@@ -34,10 +30,12 @@
 #define MAIN_STOP_GRACE_MS 5000
 
 struct main_ctx {
-	struct jobd    jd;
-	int            listen_fd;
-	char           listen_host[256];
-	struct event  *sig_ev[2];
+	struct jobd       jd;
+	struct listeners  ls;
+	char             *tls_cert, *tls_key;   /* PEM text */
+	char            **argv;                 /* config file lines + real flags */
+	struct event     *sig_ev[2];
+	struct event     *watchdog_ev;
 	struct event  *stop_ev;
 	int64_t        stop_deadline;
 	int            idle_ticks;
@@ -50,7 +48,11 @@ main_usage(FILE *f)
 	fputs("usage: jobd [options]\n"
 	    "Run jobs (programs, HTTP requests, sleeps) as durable asynchronous tasks\n"
 	    "behind a REST API.\n\n"
-	    "  --listen HOST:PORT     address to serve (default 127.0.0.1:8080; port 0 picks one)\n"
+	    "  --config FILE          read flags from FILE (key = value lines); flags win\n"
+	    "  --listen ADDR          HOST:PORT, [IPV6]:PORT or unix:PATH; repeatable\n"
+	    "                         (default 127.0.0.1:8080; port 0 picks a free one)\n"
+	    "  --tls-cert FILE        serve HTTPS with this PEM certificate ...\n"
+	    "  --tls-key FILE         ... and this PEM private key\n"
 	    "  --db PATH              SQLite database (default ./jobd.db, or\n"
 	    "                         $STATE_DIRECTORY/jobd.db under systemd)\n"
 	    "  --token-file FILE      bearer token file (default: $CREDENTIALS_DIRECTORY/token,\n"
@@ -102,7 +104,6 @@ main_defaults(struct main_ctx *m)
 	const char         *state = getenv("STATE_DIRECTORY");
 	long                ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
-	c->listen = "127.0.0.1:8080";
 	if (state != NULL && *state != '\0' && strchr(state, ':') == NULL &&
 	    asprintf(&m->db_default, "%s/jobd.db", state) > 0)
 		c->db_path = m->db_default;
@@ -120,9 +121,12 @@ main_defaults(struct main_ctx *m)
 static void
 main_flags(struct main_ctx *m, int argc, char **argv)
 {
-	enum { OPT_LISTEN = 256, OPT_DB, OPT_TOKEN, OPT_NOAUTH, OPT_MAXEXEC, OPT_MAXHTTP, OPT_GRACE, OPT_MAXOUT,
+	enum { OPT_CONFIG = 256, OPT_TLSCERT, OPT_TLSKEY, OPT_LISTEN, OPT_DB, OPT_TOKEN, OPT_NOAUTH, OPT_MAXEXEC, OPT_MAXHTTP, OPT_GRACE, OPT_MAXOUT,
 	    OPT_MAXBODY, OPT_MAXCONN, OPT_SYNC, OPT_ORIGIN, OPT_HOST, OPT_LOGLEVEL, OPT_HELP, OPT_VERSION };
 	static const struct option opts[] = {
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "tls-cert", required_argument, NULL, OPT_TLSCERT },
+		{ "tls-key", required_argument, NULL, OPT_TLSKEY },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "db", required_argument, NULL, OPT_DB },
 		{ "token-file", required_argument, NULL, OPT_TOKEN },
@@ -148,7 +152,16 @@ main_flags(struct main_ctx *m, int argc, char **argv)
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
-		case OPT_LISTEN: c->listen = optarg; break;
+		case OPT_CONFIG: break;     /* read before, by main_config */
+		case OPT_TLSCERT: c->tls_cert = optarg; break;
+		case OPT_TLSKEY: c->tls_key = optarg; break;
+		case OPT_LISTEN:
+			if (c->nlisten == sizeof c->listen / sizeof c->listen[0]) {
+				fprintf(stderr, "jobd: --listen: at most %zu listeners\n", c->nlisten);
+				exit(2);
+			}
+			c->listen[c->nlisten++] = optarg;
+			break;
 		case OPT_DB: c->db_path = optarg; break;
 		case OPT_TOKEN: c->token_file = optarg; break;
 		case OPT_NOAUTH: c->no_auth = 1; break;
@@ -189,148 +202,71 @@ main_flags(struct main_ctx *m, int argc, char **argv)
 		fprintf(stderr, "jobd: unexpected argument \"%s\"\nTry 'jobd --help'.\n", argv[optind]);
 		exit(2);
 	}
-}
-
-/* Split "HOST:PORT" or "[V6]:PORT". */
-static int
-main_split_listen(const char *s, char *host, size_t hlen, const char **port)
-{
-	const char *colon;
-	size_t      n;
-
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-
-		if (end == NULL || end[1] != ':')
-			return -1;
-		n = (size_t)(end - s - 1);
-		s++;
-		colon = end + 1;
-	} else {
-		if ((colon = strrchr(s, ':')) == NULL)
-			return -1;
-		n = (size_t)(colon - s);
+	if (c->nlisten == 0)
+		c->listen[c->nlisten++] = "127.0.0.1:8080";
+	if ((c->tls_cert == NULL) != (c->tls_key == NULL)) {
+		fprintf(stderr, "jobd: --tls-cert and --tls-key go together\n");
+		exit(2);
 	}
-	if (n == 0 || n >= hlen || colon[1] == '\0')
-		return -1;
-	memcpy(host, s, n);
-	host[n] = '\0';
-	*port = colon + 1;
-	return 0;
 }
 
-static int
-main_is_loopback(const struct sockaddr *sa)
+/* The config file's "key = value" lines become "--key=value" flags placed
+ * before the command line's, so that the command line wins. */
+static char **
+main_config(int argc, char **argv, int *newargc)
 {
-	if (sa->sa_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-	if (sa->sa_family == AF_INET6)
-		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
-	return 0;
-}
+	const char *path = NULL;
+	char      **out, line[4096];
+	FILE       *f;
+	int         i, n = 0, lineno = 0;
 
-static void
-main_listen(struct main_ctx *m)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
-	struct addrinfo *res;
-	struct sockaddr_storage ss;
-	socklen_t   sl = sizeof ss;
-	const char *port;
-	char        addr[INET6_ADDRSTRLEN];
-	int         fd, one = 1, rc;
-
-	if (main_split_listen(m->jd.cfg.listen, m->listen_host, sizeof m->listen_host, &port) < 0)
-		fatal("--listen: expected HOST:PORT or [IPV6]:PORT, got \"%s\"", m->jd.cfg.listen);
-	if ((rc = getaddrinfo(m->listen_host, port, &hints, &res)) != 0)
-		fatal("--listen %s: %s", m->jd.cfg.listen, gai_strerror(rc));
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		fatal("socket: %s", strerror(errno));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0)
-		fatal("cannot listen on %s: %s", m->jd.cfg.listen, strerror(errno));
-	if (m->jd.cfg.no_auth && !main_is_loopback(res->ai_addr))
-		fatal("--no-auth is refused for %s: it is not a loopback address", m->jd.cfg.listen);
-	freeaddrinfo(res);
-	if (listen(fd, 4096) < 0)
-		fatal("cannot listen on %s: %s", m->jd.cfg.listen, strerror(errno));
-	getsockname(fd, (struct sockaddr *)&ss, &sl);
-	if (ss.ss_family == AF_INET6) {
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, sizeof addr);
-		log_info("listening on [%s]:%u", addr, ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
-	} else {
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, sizeof addr);
-		log_info("listening on %s:%u", addr, ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			path = argv[i + 1];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			path = argv[i] + 9;
 	}
-	m->listen_fd = fd;
-}
-
-static char *
-main_read_token(const char *path)
-{
-	char    buf[512];
-	FILE   *f = fopen(path, "re");
-	size_t  n;
-
-	if (f == NULL)
-		return NULL;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	return buf[0] ? strdup(buf) : NULL;
-}
-
-/* 256 random bits as hex, in a 0600 file made only if none exists. */
-static char *
-main_make_token(const char *path)
-{
-	unsigned char raw[32];
-	char          hex[65];
-	int           fd, i;
-
-	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
-		fatal("getrandom: %s", strerror(errno));
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
-		return errno == EEXIST ? main_read_token(path) : NULL;
-	if (write(fd, hex, 64) != 64 || write(fd, "\n", 1) != 1 || fsync(fd) < 0)
-		fatal("cannot write token file %s: %s", path, strerror(errno));
-	close(fd);
-	log_info("created a new token in %s", path);
-	return strdup(hex);
-}
-
-static void
-main_token(struct main_ctx *m)
-{
-	const struct jobd_config *c = &m->jd.cfg;
-	const char *creds = getenv("CREDENTIALS_DIRECTORY");
-	char       *path = NULL, *slash;
-
-	if (c->no_auth)
-		return;
-	if (c->token_file != NULL) {
-		if ((m->jd.token = main_read_token(c->token_file)) == NULL)
-			fatal("cannot read a token from %s", c->token_file);
-		return;
-	}
-	if (creds != NULL && asprintf(&path, "%s/token", creds) > 0 &&
-	    (m->jd.token = main_read_token(path)) != NULL) {
-		free(path);
-		return;
-	}
-	free(path);
-	slash = strrchr(c->db_path, '/');
-	if (asprintf(&path, "%.*sjobd.token", slash ? (int)(slash - c->db_path + 1) : 0,
-	    c->db_path) < 0)
+	if ((out = calloc((size_t)argc + 1, sizeof *out)) == NULL)
 		fatal("out of memory");
-	if ((m->jd.token = main_make_token(path)) == NULL)
-		fatal("cannot create or read the token file %s", path);
-	log_info("auth: clients need the bearer token in %s", path);
-	free(path);
+	out[n++] = argv[0];
+	if (path != NULL) {
+		if ((f = fopen(path, "re")) == NULL) {
+			fprintf(stderr, "jobd: --config %s: %s\n", path, strerror(errno));
+			exit(2);
+		}
+		while (fgets(line, sizeof line, f) != NULL) {
+			char *k = line, *v, *end;
+
+			lineno++;
+			k += strspn(k, " \t");
+			k[strcspn(k, "#\r\n")] = '\0';
+			for (end = k + strlen(k); end > k && (end[-1] == ' ' || end[-1] == '\t'); )
+				*--end = '\0';
+			if (*k == '\0')
+				continue;
+			if ((v = strchr(k, '=')) != NULL) {
+				for (end = v; end > k && (end[-1] == ' ' || end[-1] == '\t'); end--)
+					;
+				*end = '\0';
+				v++;
+				v += strspn(v, " \t");
+			}
+			if ((out = realloc(out, ((size_t)argc + (size_t)n + 2) * sizeof *out)) == NULL)
+				fatal("out of memory");
+			/* "no-auth = true" or a bare "no-auth" is the flag; "= false" drops it. */
+			if (v != NULL && strcmp(v, "false") == 0)
+				continue;
+			if (asprintf(&out[n++], "--%s%s%s", k, v && strcmp(v, "true") ? "=" : "",
+			    v && strcmp(v, "true") ? v : "") < 0)
+				fatal("out of memory");
+		}
+		fclose(f);
+	}
+	for (i = 1; i < argc; i++)
+		out[n++] = argv[i];
+	out[n] = NULL;
+	*newargc = n;
+	return out;
 }
 
 /* Parked requests hold connections: allow as many descriptors as we may. */
@@ -406,12 +342,66 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 #endif
 	m->jd.stopping = 1;
 	httpd_quiesce(m->jd.httpd);
-	close(m->listen_fd);
-	m->listen_fd = -1;
+	listen_close(&m->ls);
 	waiters_shutdown(m->jd.waiters);
 	m->stop_deadline = time_now_ms() + MAIN_STOP_GRACE_MS;
 	m->stop_ev = evtimer_new(m->jd.base, main_stop_tick_cb, m);
 	evtimer_add(m->stop_ev, (&(struct timeval){ 0, 0 }));
+}
+
+static char *
+main_slurp(const char *flag, const char *path)
+{
+	char   *buf = NULL;
+	size_t  len = 0;
+	FILE   *f = fopen(path, "re"), *mem;
+	int     c;
+
+	if (f == NULL)
+		fatal("%s %s: %s", flag, path, strerror(errno));
+	if ((mem = open_memstream(&buf, &len)) == NULL)
+		fatal("out of memory");
+	while ((c = getc(f)) != EOF)
+		putc(c, mem);
+	fclose(f);
+	fclose(mem);
+	return buf;
+}
+
+static void
+main_tls(struct main_ctx *m)
+{
+	if (m->jd.cfg.tls_cert == NULL)
+		return;
+	m->tls_cert = main_slurp("--tls-cert", m->jd.cfg.tls_cert);
+	m->tls_key = main_slurp("--tls-key", m->jd.cfg.tls_key);
+}
+
+static void
+main_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, "WATCHDOG=1");
+#endif
+}
+
+/* Tell systemd we serve, and keep its watchdog fed from the loop: if the
+ * loop stalls, the pings stop and systemd restarts us. */
+static void
+main_watchdog(struct main_ctx *m)
+{
+#ifdef HAVE_SYSTEMD
+	uint64_t usec;
+
+	sd_notify(0, "READY=1\nSTATUS=serving");
+	if (sd_watchdog_enabled(0, &usec) > 0) {
+		struct timeval tv = { (time_t)(usec / 2000000), (suseconds_t)(usec / 2 % 1000000) };
+
+		m->watchdog_ev = event_new(m->jd.base, -1, EV_PERSIST, main_watchdog_cb, m);
+		event_add(m->watchdog_ev, &tv);
+		sd_notify(0, "WATCHDOG=1");
+	}
+#endif
 }
 
 static void
@@ -429,17 +419,21 @@ main_start(struct main_ctx *m)
 	if ((jd->store = store_open(jd->base, jd->cfg.db_path, jd->cfg.sync_full, &e)) == NULL)
 		fatal("%s", e.msg);
 	store_set_hooks(jd->store, &hooks);
-	main_token(m);
+	if (auth_load(&jd->cfg, &jd->token, &e) < 0)
+		fatal("%s", e.msg);
 	if ((jd->sched = sched_new(jd)) == NULL)
 		fatal("cannot start the scheduler");
 	jd->waiters = waiters_new(jd);
 	sched_set_done_hook(jd->sched, waiters_task_done, jd->waiters);
 	if (sched_recover(jd->sched) < 0)
 		fatal("cannot load active tasks from %s", jd->cfg.db_path);
-	main_listen(m);
-	hc = (struct httpd_config){ .base = jd->base, .listen_fd = m->listen_fd,
+	if (listen_open(&m->ls, jd->cfg.listen, jd->cfg.nlisten, jd->cfg.no_auth, &e) < 0)
+		fatal("%s", e.msg);
+	main_tls(m);
+	hc = (struct httpd_config){ .base = jd->base, .fds = m->ls.fds, .nfds = m->ls.n,
+	    .tls_cert = m->tls_cert, .tls_key = m->tls_key,
 	    .max_conns = jd->cfg.max_conns, .max_body = jd->cfg.max_body, .token = jd->token,
-	    .listen_host = m->listen_host, .must_hold = main_must_hold,
+	    .must_hold = main_must_hold,
 	    .dispatch = api_dispatch, .arg = jd };
 	if ((jd->httpd = httpd_new(&hc, &e)) == NULL)
 		fatal("%s", e.msg);
@@ -466,8 +460,11 @@ main_stop(struct main_ctx *m)
 			event_free(m->sig_ev[i]);
 	if (m->stop_ev)
 		event_free(m->stop_ev);
-	if (m->listen_fd >= 0)
-		close(m->listen_fd);
+	if (m->watchdog_ev)
+		event_free(m->watchdog_ev);
+	listen_close(&m->ls);
+	free(m->tls_cert);
+	free(m->tls_key);
 	event_base_free(jd->base);
 	free(jd->token);
 	free(m->db_default);
@@ -476,21 +473,24 @@ main_stop(struct main_ctx *m)
 int
 main(int argc, char **argv)
 {
-	struct main_ctx m = { .listen_fd = -1 };
+	struct main_ctx m = { 0 };
+	int             nargc, i;
 
 	main_defaults(&m);
-	main_flags(&m, argc, argv);
+	m.argv = main_config(argc, argv, &nargc);
+	main_flags(&m, nargc, m.argv);
 	/* Writes to a closed pipe or socket must return EPIPE, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	main_raise_nofile(&m);
 	main_start(&m);
-#ifdef HAVE_SYSTEMD
-	sd_notify(0, "READY=1\nSTATUS=serving");
-#endif
+	main_watchdog(&m);
 	log_info("jobd %s ready (database %s, %s)", PACKAGE_VERSION, m.jd.cfg.db_path,
 	    m.jd.token ? "token auth" : "no auth");
 	event_base_dispatch(m.jd.base);
 	main_stop(&m);
 	log_info("stopped");
+	for (i = 1; i < nargc - (argc - 1); i++)
+		free(m.argv[i]);      /* the config file's flags */
+	free(m.argv);
 	return 0;
 }

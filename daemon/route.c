@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "api.h"
+#include "auth.h"
 #include "httpd.h"
 #include "jobd.h"
 #include "json_util.h"
@@ -131,22 +132,6 @@ route_host_ok(const struct jobd *jd, const char *host)
 	return route_in_list(jd->cfg.allow_host, name, n);
 }
 
-/* Constant time in the token's length: no early exit on the first mismatch. */
-static int
-route_token_ok(const char *token, const char *auth)
-{
-	size_t        i, n = strlen(token), m;
-	unsigned char diff = 0;
-
-	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
-		return 0;
-	auth += 7;
-	m = strlen(auth);
-	for (i = 0; i < n; i++)
-		diff |= (unsigned char)(token[i] ^ (i < m ? auth[i] : 0));
-	return diff == 0 && m == n;
-}
-
 static int
 route_is_json(const char *ctype)
 {
@@ -196,12 +181,12 @@ route_guard(struct jobd *jd, struct req *r, const struct route *rt)
 		    origin);
 		return -1;
 	}
-	if (!route_host_ok(jd, httpd_req_header(r, "Host"))) {
+	if (!httpd_req_is_unix(r) && !route_host_ok(jd, httpd_req_header(r, "Host"))) {
 		httpd_reply_error(r, 403, "forbidden", NULL, "the Host header names no address of jobd");
 		return -1;
 	}
 	if (jd->token != NULL && (rt == NULL || !(rt->flags & ROUTE_NOAUTH)) &&
-	    !route_token_ok(jd->token, httpd_req_header(r, "Authorization"))) {
+	    !auth_check(jd->token, httpd_req_header(r, "Authorization"))) {
 		httpd_reply_error(r, 401, "unauthorized", NULL, "a valid bearer token is required");
 		return -1;
 	}
