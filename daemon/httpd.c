@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 
@@ -46,6 +47,8 @@ struct req {
 	struct query_arg      *query;
 	size_t                 nquery, capquery;
 	void                  *data;        /* the handler's */
+	struct timespec        t0;          /* headers seen */
+	unsigned               sent;        /* the status queued, 0 if none */
 	enum req_state         state;
 	struct MHD_Response   *resp;
 	unsigned               status;
@@ -351,6 +354,7 @@ httpd_queue(struct req *r)
 	enum MHD_Result ret;
 
 	ret = MHD_queue_response(r->conn, r->status, r->resp);
+	r->sent = r->status;
 	MHD_destroy_response(r->resp);
 	r->resp = NULL;
 	r->state = REQ_DONE;
@@ -370,6 +374,7 @@ httpd_first_call(struct httpd *h, struct MHD_Connection *c, const char *url,
 	r->conn = c;
 	r->url = url;
 	r->method = method;
+	clock_gettime(CLOCK_MONOTONIC, &r->t0);
 	*con_cls = r;
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL && strtoull(cl, NULL, 10) > h->cfg.max_body) {
@@ -447,10 +452,18 @@ static void
 httpd_completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
-	struct req *r = *con_cls;
+	struct httpd *h = cls;
+	struct req   *r = *con_cls;
 
 	if (r == NULL)
 		return;
+	if (r->sent != 0 && h->cfg.answered != NULL) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		h->cfg.answered(h->cfg.arg, r->sent, (double)(now.tv_sec - r->t0.tv_sec) +
+		    (double)(now.tv_nsec - r->t0.tv_nsec) / 1e9);
+	}
 	httpd_unwatch(r);
 	if (r->gone != NULL)
 		r->gone(r->gone_arg);

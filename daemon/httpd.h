@@ -25,6 +25,8 @@ struct httpd_config {
 	int              (*must_hold)(void *arg);
 	/* Route and answer one request (the API). */
 	void             (*dispatch)(void *arg, struct req *r);
+	/* Optional: every answered request, its status and seconds taken. */
+	void             (*answered)(void *arg, unsigned status, double seconds);
 	void              *arg;
 };
 

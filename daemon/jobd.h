@@ -10,6 +10,7 @@ struct store;
 struct sched;
 struct httpd;
 struct waiters;
+struct metrics;
 
 struct jobd_config {
 	const char *listen[8];    /* "HOST:PORT", "[V6]:PORT" or "unix:PATH" */
@@ -38,6 +39,7 @@ struct jobd {
 	struct sched       *sched;
 	struct httpd       *httpd;
 	struct waiters     *waiters;
+	struct metrics     *metrics;
 	char               *token;     /* bearer token, NULL with --no-auth */
 	int                 stopping;  /* SIGTERM seen: refuse new work */
 };

@@ -5,6 +5,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,28 +308,20 @@ http_base64(const unsigned char *p, size_t n)
 {
 	static const char tab[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char   *buf, *o;
-	size_t  i;
-	json_t *s;
+	char     *buf, *o;
+	size_t    i;
+	uint32_t  v;
+	json_t   *s;
 
 	if ((buf = malloc((n + 2) / 3 * 4 + 1)) == NULL)
 		fatal("out of memory");
-	for (i = 0, o = buf; i + 2 < n; i += 3) {
-		*o++ = tab[p[i] >> 2];
-		*o++ = tab[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
-		*o++ = tab[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)];
-		*o++ = tab[p[i + 2] & 63];
-	}
-	if (i < n) {
-		*o++ = tab[p[i] >> 2];
-		if (i + 1 < n) {
-			*o++ = tab[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
-			*o++ = tab[(p[i + 1] & 15) << 2];
-		} else {
-			*o++ = tab[(p[i] & 3) << 4];
-			*o++ = '=';
-		}
-		*o++ = '=';
+	for (i = 0, o = buf; i < n; i += 3) {
+		v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
+		    (i + 2 < n ? p[i + 2] : 0);
+		*o++ = tab[v >> 18 & 63];
+		*o++ = tab[v >> 12 & 63];
+		*o++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
+		*o++ = i + 2 < n ? tab[v & 63] : '=';
 	}
 	s = json_stringn(buf, (size_t)(o - buf));
 	free(buf);
@@ -341,7 +334,9 @@ http_set_response(json_t *o, struct http_xfer *x, long status)
 {
 	json_object_set_new(o, "status", json_integer(status));
 	json_object_set(o, "headers", x->headers);
-	if (ju_is_utf8(x->body, x->body_len))
+	if (x->body_len == 0)
+		json_object_set_new(o, "body", json_string(""));
+	else if (ju_is_utf8(x->body, x->body_len))
 		json_object_set_new(o, "body", json_stringn((char *)x->body, x->body_len));
 	else
 		json_object_set_new(o, "body_base64", http_base64(x->body, x->body_len));
@@ -579,9 +574,9 @@ http_append_header(struct http_xfer *x, const char *line)
 	x->req_headers = l;
 }
 
-/* Request headers as curl wants them, plus two defaults a user may override. */
+/* Request headers as curl wants them, plus defaults a user may override. */
 static void
-http_request_headers(struct http_xfer *x, const json_t *h, int has_body)
+http_request_headers(struct http_xfer *x, const json_t *h, const char *method, int has_body)
 {
 	const char *k;
 	json_t     *v;
@@ -601,6 +596,8 @@ http_request_headers(struct http_xfer *x, const json_t *h, int has_body)
 	/* Not curl's form type: the body is text given as a JSON string. */
 	if (has_body && !ctype)
 		http_append_header(x, "Content-Type: text/plain; charset=utf-8");
+	else if (!ctype && strcmp(method, "POST") == 0)
+		http_append_header(x, "Content-Type:");
 	/* No 100-continue round trip (HTTP/1.0 servers would stall it a second). */
 	if (!expect)
 		http_append_header(x, "Expect:");
@@ -654,6 +651,7 @@ http_setup_request(struct http_xfer *x, const json_t *spec)
 {
 	CURL         *c = x->easy;
 	const json_t *body = json_object_get(spec, "body"), *v;
+	const char   *method = json_string_value(json_object_get(spec, "method"));
 	double        ct = HTTP_CONNECT_TIMEOUT;
 	long          ms, follow, verify;
 	CURLcode      rc;
@@ -663,7 +661,7 @@ http_setup_request(struct http_xfer *x, const json_t *spec)
 	ms = ct * 1000 >= 1 ? (long)(ct * 1000) : 1L;
 	follow = !json_is_false(json_object_get(spec, "follow_redirects"));
 	verify = !json_is_true(json_object_get(spec, "insecure"));
-	http_request_headers(x, json_object_get(spec, "headers"), body != NULL);
+	http_request_headers(x, json_object_get(spec, "headers"), method, body != NULL);
 	if ((rc = curl_easy_setopt(c, CURLOPT_URL,
 	    json_string_value(json_object_get(spec, "url")))) != CURLE_OK ||
 	    (rc = curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https")) != CURLE_OK ||
@@ -677,7 +675,7 @@ http_setup_request(struct http_xfer *x, const json_t *spec)
 	    PACKAGE_NAME "/" PACKAGE_VERSION)) != CURLE_OK ||
 	    (rc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->req_headers)) != CURLE_OK)
 		return rc;
-	return http_set_method(c, json_string_value(json_object_get(spec, "method")), body);
+	return http_set_method(c, method, body);
 }
 
 static void

@@ -14,6 +14,7 @@ struct sleep_state {
 	struct task           *task;
 	const struct kind_env *env;
 	struct event          *timer;
+	int64_t                end;      /* wall-clock ms */
 };
 
 static int
@@ -55,7 +56,15 @@ static void
 kind_sleep_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sleep_state *ss = arg;
+	struct timeval      tv;
 
+	/* libevent counts from its cached loop time, which can be a little
+	 * behind: never end before the full duration has passed. */
+	if (time_now_ms() < ss->end) {
+		tv = time_until(ss->end);
+		evtimer_add(ss->timer, &tv);
+		return;
+	}
 	kind_sleep_finish(ss, 1);
 }
 
@@ -73,7 +82,8 @@ kind_sleep_arm(struct task *t, const struct kind_env *env)
 	ss->env = env;
 	ss->timer = evtimer_new(env->base, kind_sleep_timer_cb, ss);
 	t->kstate = ss;
-	tv = time_until(t->started_at + (int64_t)(secs * 1000 + 0.5));
+	ss->end = t->started_at + (int64_t)(secs * 1000 + 0.5);
+	tv = time_until(ss->end);
 	evtimer_add(ss->timer, &tv);
 }
 

@@ -22,6 +22,7 @@
 #include "listen.h"
 #include "jobd.h"
 #include "log.h"
+#include "metrics.h"
 #include "sched.h"
 #include "store.h"
 #include "timeutil.h"
@@ -305,6 +306,14 @@ main_committed(void *arg, struct task *t)
 }
 
 static void
+main_answered(void *arg, unsigned status, double seconds)
+{
+	struct jobd *jd = arg;
+
+	metrics_request(jd->metrics, status, seconds);
+}
+
+static void
 main_batch_done(void *arg)
 {
 	struct jobd *jd = arg;
@@ -416,6 +425,7 @@ main_start(struct main_ctx *m)
 
 	if ((jd->base = event_base_new()) == NULL)
 		fatal("cannot create the event loop");
+	jd->metrics = metrics_new();
 	if ((jd->store = store_open(jd->base, jd->cfg.db_path, jd->cfg.sync_full, &e)) == NULL)
 		fatal("%s", e.msg);
 	store_set_hooks(jd->store, &hooks);
@@ -434,7 +444,7 @@ main_start(struct main_ctx *m)
 	    .tls_cert = m->tls_cert, .tls_key = m->tls_key,
 	    .max_conns = jd->cfg.max_conns, .max_body = jd->cfg.max_body, .token = jd->token,
 	    .must_hold = main_must_hold,
-	    .dispatch = api_dispatch, .arg = jd };
+	    .dispatch = api_dispatch, .answered = main_answered, .arg = jd };
 	if ((jd->httpd = httpd_new(&hc, &e)) == NULL)
 		fatal("%s", e.msg);
 	for (i = 0; i < 2; i++) {
@@ -454,6 +464,7 @@ main_stop(struct main_ctx *m)
 	httpd_free(jd->httpd);
 	sched_free(jd->sched);
 	waiters_free(jd->waiters);
+	metrics_free(jd->metrics);
 	store_close(jd->store);
 	for (i = 0; i < 2; i++)
 		if (m->sig_ev[i])

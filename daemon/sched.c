@@ -11,6 +11,7 @@
 #include "jobd.h"
 #include "kind.h"
 #include "log.h"
+#include "metrics.h"
 #include "sched.h"
 #include "spec.h"
 #include "store.h"
@@ -24,6 +25,7 @@ struct sched_kind {
 	const struct kind_ops *ops;
 	struct kind_env        env;
 	int                    running;
+	int64_t                npending;
 	int                    limit;      /* 0: no limit */
 	int                    pumping;    /* guards start -> done -> pump recursion */
 	struct task_queue      pending;
@@ -37,7 +39,6 @@ struct sched {
 	int64_t             last_id;
 	void              (*on_done)(void *arg, struct task *t);
 	void               *on_done_arg;
-	struct sched_stats  stats;
 };
 
 static void sched_kind_done(void *arg, struct task *t, int ok, json_t *result, json_t *error);
@@ -128,10 +129,16 @@ sched_set_done_hook(struct sched *s, void (*fn)(void *arg, struct task *t), void
 	s->on_done_arg = arg;
 }
 
-const struct sched_stats *
-sched_stats(const struct sched *s)
+int64_t
+sched_count(const struct sched *s, const struct kind_ops *k, enum task_state st)
 {
-	return &s->stats;
+	size_t i;
+
+	for (i = 0; i < s->nkinds; i++)
+		if (s->kinds[i].ops == k)
+			return st == TASK_PENDING ? s->kinds[i].npending :
+			    st == TASK_RUNNING ? s->kinds[i].running : 0;
+	return 0;
 }
 
 struct task *
@@ -152,15 +159,13 @@ sched_transition(struct sched *s, struct task *t, enum task_state to)
 		    task_state_name(t->state), task_state_name(to));
 	log_debug("task %lld: %s -> %s", (long long)t->id, task_state_name(t->state),
 	    task_state_name(to));
-	s->stats.active[t->state]--;
 	t->state = to;
 	if (to == TASK_RUNNING)
 		t->started_at = time_now_ms();
 	if (task_is_done(to)) {
 		t->finished_at = time_now_ms();
-		s->stats.finished[to]++;
-	} else
-		s->stats.active[to]++;
+		metrics_task_finished(s->jd->metrics, t);
+	}
 	store_stage(s->jd->store, t);
 }
 
@@ -223,6 +228,7 @@ sched_pump(struct sched_kind *sk)
 	while ((sk->limit == 0 || sk->running < sk->limit) &&
 	    (t = TAILQ_FIRST(&sk->pending)) != NULL) {
 		TAILQ_REMOVE(&sk->pending, t, queue_entry);
+		sk->npending--;
 		sched_start(sk, t);
 	}
 	sk->pumping = 0;
@@ -281,7 +287,6 @@ sched_adopt(struct sched *s, struct task *t)
 	t->owner = sched_kind_of(s, t->kind);
 	if (tsearch(t, &s->byid, sched_cmp) == NULL)
 		fatal("out of memory");
-	s->stats.active[t->state]++;
 }
 
 struct task *
@@ -299,10 +304,11 @@ sched_create(struct sched *s, struct task_spec *spec)
 	t->created_at = time_now_ms();
 	t->is_new = 1;
 	sched_adopt(s, t);
-	s->stats.created++;
+	metrics_task_created(s->jd->metrics, t);
 	store_stage(s->jd->store, t);
 	sk = t->owner;
 	TAILQ_INSERT_TAIL(&sk->pending, t, queue_entry);
+	sk->npending++;
 	sched_pump(sk);
 	return t;
 }
@@ -316,6 +322,7 @@ sched_cancel(struct sched *s, struct task *t, enum task_stop why)
 		return -1;
 	if (t->state == TASK_PENDING) {
 		TAILQ_REMOVE(&sk->pending, t, queue_entry);
+		sk->npending--;
 		t->error = json_pack("{s:s, s:s}", "type", "cancelled",
 		    "message", "the task was cancelled before it started");
 		sched_finish(s, t, TASK_CANCELLED);
@@ -367,22 +374,27 @@ sched_load_cb(void *arg, struct task *t)
 
 	sched_adopt(s, t);
 	sk = t->owner;
-	if (t->state == TASK_PENDING)
+	if (t->state == TASK_PENDING) {
 		TAILQ_INSERT_TAIL(&sk->pending, t, queue_entry);
-	else
+		sk->npending++;
+	} else
 		sched_resume(s, t);
 }
 
 int
 sched_recover(struct sched *s)
 {
-	size_t i;
+	int64_t pending = 0, running = 0;
+	size_t  i;
 
 	if (store_load_active(s->jd->store, sched_load_cb, s) < 0)
 		return -1;
+	for (i = 0; i < s->nkinds; i++) {
+		pending += s->kinds[i].npending;
+		running += s->kinds[i].running;
+	}
+	log_info("recovered %lld pending and %lld running tasks", (long long)pending, (long long)running);
 	for (i = 0; i < s->nkinds; i++)
 		sched_pump(&s->kinds[i]);
-	log_info("recovered %lld pending and %lld running tasks",
-	    (long long)s->stats.active[TASK_PENDING], (long long)s->stats.active[TASK_RUNNING]);
 	return 0;
 }

@@ -10,10 +10,6 @@
 struct jobd;
 struct task_spec;
 
-struct sched_stats {
-	int64_t active[TASK_NSTATES];   /* by state, active ones only */
-	int64_t created, finished[TASK_NSTATES];
-};
 
 struct sched *sched_new(struct jobd *jd);
 void          sched_free(struct sched *s);
@@ -29,6 +25,7 @@ struct task  *sched_find(struct sched *s, int64_t id);
 int           sched_cancel(struct sched *s, struct task *t, enum task_stop why);
 /* The store committed t: forget it if it is finished. */
 void          sched_committed(struct sched *s, struct task *t);
-const struct sched_stats *sched_stats(const struct sched *s);
+/* How many tasks of kind k are pending (or running) now. */
+int64_t       sched_count(const struct sched *s, const struct kind_ops *k, enum task_state st);
 
 #endif
