@@ -125,7 +125,7 @@ struct jc_exec_opts {
 	json_t		*body;		/* the POST /v1/tasks body being built */
 	json_t		*spec;		/* its "exec" member (borrowed) */
 };
-int	 jc_exec_opts_init(struct jc_exec_opts *);
+void	 jc_exec_opts_init(struct jc_exec_opts *);
 int	 jc_exec_opt(struct jobctl *, struct jc_exec_opts *, int, const char *);
 int	 jc_exec_argv(struct jobctl *, struct jc_exec_opts *, int, char **);
 int	 jc_create(struct jobctl *, json_t *, long long *, struct jc_resp *);

@@ -1,12 +1,10 @@
 /* jobctl_create.c: the verbs that create a task: exec, http, sleep. */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "jobctl.h"
 
@@ -65,30 +63,30 @@ jc_task_opt(struct jobctl *jc, json_t *body, int c, const char *arg)
 static json_t *
 jc_file_string(struct jobctl *jc, const char *path)
 {
-	FILE	*f;
-	char	*data = NULL;
+	FILE	*f, *m;
+	char	*data = NULL, buf[8192];
 	size_t	 len = 0, n;
-	char	 buf[8192];
 	json_t	*s = NULL;
-	FILE	*m;
+	int	 bad;
 
-	if ((m = open_memstream(&data, &len)) == NULL)
-		abort();
 	f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
 	if (f == NULL) {
 		jc_usage_error(jc, "--stdin-file: %s: %s", path, strerror(errno));
-		goto out;
+		return NULL;
 	}
+	if ((m = open_memstream(&data, &len)) == NULL)
+		abort();
 	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
 		fwrite(buf, 1, n, m);
-	if (ferror(f))
-		jc_usage_error(jc, "--stdin-file: %s: read error", path);
-	else if ((fflush(m), s = json_stringn(data, len)) == NULL)
-		jc_usage_error(jc, "--stdin-file: %s: not UTF-8 text", path);
+	bad = ferror(f);
 	if (f != stdin)
 		fclose(f);
-out:
-	fclose(m);
+	if (fclose(m) != 0)
+		abort();
+	if (bad)
+		jc_usage_error(jc, "--stdin-file: %s: read error", path);
+	else if ((s = json_stringn(data, len)) == NULL)
+		jc_usage_error(jc, "--stdin-file: %s: not UTF-8 text", path);
 	free(data);
 	return s;
 }
@@ -114,11 +112,10 @@ jc_env_opt(struct jobctl *jc, json_t *spec, const char *arg)
 	return rc;
 }
 
-int
+void
 jc_exec_opts_init(struct jc_exec_opts *o)
 {
 	o->body = jc_task_body("exec", &o->spec);
-	return 0;
 }
 
 /* The options of exec and run: 0 taken, JC_CONTINUE not ours, or exit code. */

@@ -171,6 +171,7 @@ jc_xferinfo_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 {
 	struct jobctl *jc = arg;
 
+	(void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
 	return jc->interruptible && jc->stop != NULL && *jc->stop != 0;
 }
 
@@ -277,7 +278,7 @@ jc_request(struct jobctl *jc, const char *method, const char *path,
 	r->len = b.len;
 	b.data = NULL;
 	if (ctype != NULL && strstr(ctype, "json") != NULL)
-		r->json = json_loadb(r->body, r->len, 0, NULL);
+		r->json = json_loadb(r->body, r->len, JSON_ALLOW_NUL, NULL);
 	rc = r->body != NULL ? JC_REQ_OK : JC_EXIT_SERVER;
 fail:
 	curl_slist_free_all(h);
@@ -340,6 +341,19 @@ jc_fail(struct jobctl *jc, const char *what, const struct jc_resp *r)
 	len = (int)strcspn(msg, "\r\n");
 	if (len > 0 && msg[len - 1] == '.')
 		len--;
+	/*
+	 * Not "task 7: task 7 not found": a message naming the task already
+	 * reads "task 7: not found", or whole when it is a sentence.
+	 */
+	if (what != NULL && strncmp(msg, what, strlen(what)) == 0 &&
+	    msg[strlen(what)] == ' ') {
+		if (strncmp(msg + strlen(what) + 1, "is ", 3) == 0)
+			what = NULL;
+		else {
+			len -= (int)strlen(what) + 1;
+			msg += strlen(what) + 1;
+		}
+	}
 	if (what != NULL)
 		fprintf(stderr, "jobctl: %s: %.*s\n", what, len, msg);
 	else

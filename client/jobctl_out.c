@@ -251,7 +251,9 @@ jc_out_error_line(const char *what, long long id, const json_t *t)
 		len--;
 	if (what == NULL)
 		what = jc_str(t, "state");
-	if (msg != NULL)
+	if (strcmp(jc_str(error, "type"), "cancelled") == 0)
+		fprintf(stderr, "jobctl: task %lld was cancelled\n", id);
+	else if (msg != NULL)
 		fprintf(stderr, "jobctl: task %lld %s (%s): %.*s\n", id, what,
 		    jc_str(error, "type"), len, msg);
 	else

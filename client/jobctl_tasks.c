@@ -75,6 +75,21 @@ struct jc_ls {
 	long long	 after;		/* 0: from the start */
 };
 
+/* --limit N: a positive count (any size: ls pages through). */
+static int
+jc_ls_limit(struct jobctl *jc, const char *s, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || *out < 1) {
+		jc_usage_error(jc, "--limit: '%s' is not a positive number", s);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 jc_ls_opts(struct jobctl *jc, int argc, char **argv, struct jc_ls *ls)
 {
@@ -93,7 +108,7 @@ jc_ls_opts(struct jobctl *jc, int argc, char **argv, struct jc_ls *ls)
 			ls->state = optarg;
 		else if (c == OPT_KIND)
 			ls->kind = optarg;
-		else if (c == OPT_LIMIT && jc_parse_id(jc, optarg, &ls->limit) == -1)
+		else if (c == OPT_LIMIT && jc_ls_limit(jc, optarg, &ls->limit) == -1)
 			return JC_EXIT_USAGE;
 		else if (c == OPT_AFTER && jc_parse_id(jc, optarg, &ls->after) == -1)
 			return JC_EXIT_USAGE;

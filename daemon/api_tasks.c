@@ -65,6 +65,7 @@ api_task_create(struct api_call *c)
 	t = sched_create(c->jd->sched, &spec);
 	spec_task_clear(&spec);
 	/* Built now, sent after the commit that makes it true (httpd holds it). */
+	httpd_req_set_tag(c->r, t->id);
 	httpd_reply_json(c->r, 201, task_to_json(t));
 	snprintf(loc, sizeof loc, "/v1/tasks/%lld", (long long)t->id);
 	httpd_add_header(c->r, "Location", loc);

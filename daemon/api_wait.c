@@ -24,6 +24,7 @@ api_create_inline(struct api_call *c, struct wait_spec *ws)
 		struct task *t = sched_create(c->jd->sched, &ws->tasks[i]);
 
 		ws->ids[i] = t->id;
+		httpd_req_set_tag(c->r, t->id);
 		json_array_append_new(ids, json_integer(t->id));
 	}
 	ws->nids = ws->ntasks;

@@ -49,6 +49,7 @@ struct req {
 	void                  *data;        /* the handler's */
 	struct timespec        t0;          /* headers seen */
 	unsigned               sent;        /* the status queued, 0 if none */
+	int64_t                tag;         /* a task it created, or 0 */
 	enum req_state         state;
 	struct MHD_Response   *resp;
 	unsigned               status;
@@ -585,6 +586,33 @@ int
 httpd_idle(const struct httpd *h)
 {
 	return h->nparked == 0 && TAILQ_EMPTY(&h->held) && TAILQ_EMPTY(&h->resuming);
+}
+
+void
+httpd_req_set_tag(struct req *r, int64_t id)
+{
+	if (r->tag == 0)
+		r->tag = id;
+}
+
+void
+httpd_withdraw(struct httpd *h, int64_t id)
+{
+	struct req *r;
+
+	TAILQ_FOREACH(r, &h->held, entry) {
+		if (r->tag != id)
+			continue;
+		MHD_destroy_response(r->resp);
+		r->resp = NULL;
+		r->state = REQ_NEW;          /* answerable once more, then held again */
+		TAILQ_REMOVE(&h->held, r, entry);
+		httpd_reply_error(r, 507, "storage_full", NULL,
+		    "the database is full: the task was not created");
+		r->state = REQ_RESUMING;
+		httpd_enqueue_resume(h, r);
+		return;
+	}
 }
 
 void

@@ -60,6 +60,10 @@ void httpd_reply_error(struct req *r, unsigned status, const char *code, json_t 
 /* Takes data (malloc'd, may be NULL when len is 0). */
 void httpd_reply_bytes(struct req *r, unsigned status, const char *ctype, void *data, size_t len);
 void httpd_add_header(struct req *r, const char *name, const char *value);
+/* Mark r as the creator of task id: if that create is withdrawn while r's
+ * answer waits for the commit, the answer becomes 507 storage_full. */
+void httpd_req_set_tag(struct req *r, int64_t id);
+void httpd_withdraw(struct httpd *h, int64_t id);
 /* Park r until an answer comes; gone(arg) is called once if the client
  * leaves first or when the request ends unanswered.  -1: too many parked. */
 int  httpd_park(struct req *r, void (*gone)(void *arg), void *arg);

@@ -21,6 +21,7 @@ struct jobd_config {
 	const char *token_file;
 	int         no_auth;
 	int         sync_full;    /* synchronous=FULL (default) or NORMAL */
+	int64_t     max_db_size;  /* bytes; 0: no cap */
 	int         max_exec;
 	int         max_http;
 	double      kill_grace;   /* seconds */

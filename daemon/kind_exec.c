@@ -566,28 +566,44 @@ kind_exec_init(struct kind_env *env)
 	return 0;
 }
 
-/* Shutdown with programs still running: nothing of ours may outlive us
- * unwatched, so their groups are killed and their leaders reaped.  The tasks
- * stay "running" in the database and end "interrupted" at the next start.
- * Touches no task: the scheduler may have freed them already. */
+/* Shutdown with a program still running: nothing of ours may outlive us
+ * unwatched, so its group is killed and its leader reaped (briefly: a
+ * process stuck in the kernel is left to init).  The task stays "running"
+ * in the database and ends "interrupted" at the next start. */
+static void
+exec_run_abort(struct exec_run *r)
+{
+	struct pollfd pfd = { .fd = r->pidfd, .events = POLLIN };
+	siginfo_t     si;
+
+	log_info("killing process group %d at shutdown", (int)r->pid);
+	kill(-r->pid, SIGKILL);
+	if (!r->reaped && r->pidfd != -1 && poll(&pfd, 1, 1000) == 1)
+		waitid(P_PIDFD, (id_t)r->pidfd, &si, WEXITED | WNOHANG);
+	exec_run_free(r);
+}
+
+static void
+kind_exec_release(struct task *t)
+{
+	struct exec_run *r = t->kstate;
+
+	if (r == NULL)
+		return;
+	exec_run_abort(r);
+	t->kstate = NULL;
+}
+
 static void
 kind_exec_fini(struct kind_env *env)
 {
 	struct exec_ctx *ctx = env->ctx;
 	struct exec_run *r;
-	struct pollfd    pfd;
-	siginfo_t        si;
 
 	if (ctx == NULL)
 		return;
-	while ((r = LIST_FIRST(&ctx->runs)) != NULL) {
-		log_warn("killing process group %d at shutdown", (int)r->pid);
-		kill(-r->pid, SIGKILL);
-		pfd = (struct pollfd){ .fd = r->pidfd, .events = POLLIN };
-		if (!r->reaped && r->pidfd != -1 && poll(&pfd, 1, 1000) == 1)
-			waitid(P_PIDFD, (id_t)r->pidfd, &si, WEXITED | WNOHANG);
-		exec_run_free(r);
-	}
+	while ((r = LIST_FIRST(&ctx->runs)) != NULL)
+		exec_run_abort(r);   /* only if the scheduler did not release it */
 	exec_base_clear(&ctx->base);
 	free(ctx);
 	env->ctx = NULL;
@@ -601,5 +617,6 @@ const struct kind_ops kind_exec_ops = {
 	.start = kind_exec_start,
 	.cancel = kind_exec_cancel,
 	.resume = kind_exec_resume,
+	.release = kind_exec_release,
 	.slots = kind_exec_slots,
 };

@@ -445,7 +445,8 @@ http_socket_event_cb(evutil_socket_t fd, short what, void *arg)
 		flags |= CURL_CSELECT_IN;
 	if (what & EV_WRITE)
 		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(ctx->multi, fd, flags, &running);
+	if (curl_multi_socket_action(ctx->multi, fd, flags, &running) != CURLM_OK)
+		log_warn("http: curl_multi_socket_action failed on fd %d", (int)fd);
 	http_check_info(ctx);
 }
 
@@ -537,6 +538,10 @@ kind_http_init(struct kind_env *env)
 	curl_multi_setopt(ctx->multi, CURLMOPT_SOCKETDATA, ctx);
 	curl_multi_setopt(ctx->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
 	curl_multi_setopt(ctx->multi, CURLMOPT_TIMERDATA, ctx);
+	/* Idle keep-alive connections kept for reuse: as many as may run at once
+	 * (curl's default, 4x the handles added, could hold thousands of fds). */
+	if (env->cfg->max_http > 0)
+		curl_multi_setopt(ctx->multi, CURLMOPT_MAXCONNECTS, (long)env->cfg->max_http);
 	env->ctx = ctx;
 	return 0;
 fail:

@@ -66,6 +66,7 @@ main_usage(FILE *f)
 	    "  --max-body BYTES       largest request body (default 1048576)\n"
 	    "  --max-connections N    concurrent HTTP connections (default 10240)\n"
 	    "  --sync full|normal     SQLite synchronous mode (default full: survives power loss)\n"
+	    "  --max-db-size BYTES    refuse new tasks (507) once the database is this big\n"
 	    "  --allow-origin LIST    comma-separated browser origins allowed to call jobd\n"
 	    "  --allow-host LIST      comma-separated extra names accepted in the Host header\n"
 	    "  --log-level LEVEL      error, warning, info (default) or debug\n"
@@ -123,7 +124,7 @@ static void
 main_flags(struct main_ctx *m, int argc, char **argv)
 {
 	enum { OPT_CONFIG = 256, OPT_TLSCERT, OPT_TLSKEY, OPT_LISTEN, OPT_DB, OPT_TOKEN, OPT_NOAUTH, OPT_MAXEXEC, OPT_MAXHTTP, OPT_GRACE, OPT_MAXOUT,
-	    OPT_MAXBODY, OPT_MAXCONN, OPT_SYNC, OPT_ORIGIN, OPT_HOST, OPT_LOGLEVEL, OPT_HELP, OPT_VERSION };
+	    OPT_MAXBODY, OPT_MAXCONN, OPT_SYNC, OPT_MAXDB, OPT_ORIGIN, OPT_HOST, OPT_LOGLEVEL, OPT_HELP, OPT_VERSION };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "tls-cert", required_argument, NULL, OPT_TLSCERT },
@@ -139,6 +140,7 @@ main_flags(struct main_ctx *m, int argc, char **argv)
 		{ "max-body", required_argument, NULL, OPT_MAXBODY },
 		{ "max-connections", required_argument, NULL, OPT_MAXCONN },
 		{ "sync", required_argument, NULL, OPT_SYNC },
+		{ "max-db-size", required_argument, NULL, OPT_MAXDB },
 		{ "allow-origin", required_argument, NULL, OPT_ORIGIN },
 		{ "allow-host", required_argument, NULL, OPT_HOST },
 		{ "log-level", required_argument, NULL, OPT_LOGLEVEL },
@@ -179,6 +181,7 @@ main_flags(struct main_ctx *m, int argc, char **argv)
 			}
 			c->sync_full = strcmp(optarg, "full") == 0;
 			break;
+		case OPT_MAXDB: c->max_db_size = main_number("--max-db-size", optarg, 65536, INT64_MAX); break;
 		case OPT_ORIGIN: c->allow_origin = optarg; break;
 		case OPT_HOST: c->allow_host = optarg; break;
 		case OPT_LOGLEVEL:
@@ -318,7 +321,18 @@ main_batch_done(void *arg)
 {
 	struct jobd *jd = arg;
 
+	sched_batch_committed(jd->sched);
 	httpd_commit_done(jd->httpd);
+}
+
+static void
+main_withdrawn(void *arg, struct task *t)
+{
+	struct jobd *jd = arg;
+	int64_t      id = t->id;
+
+	sched_withdraw(jd->sched, t);
+	httpd_withdraw(jd->httpd, id);
 }
 
 /* Shutdown: wait until every parked answer is out, or the grace ends. */
@@ -418,7 +432,7 @@ main_start(struct main_ctx *m)
 {
 	struct jobd       *jd = &m->jd;
 	struct err         e;
-	struct store_hooks hooks = { main_committed, main_batch_done, jd };
+	struct store_hooks hooks = { main_committed, main_batch_done, main_withdrawn, jd };
 	struct httpd_config hc;
 	int                i;
 	static const int   sigs[2] = { SIGTERM, SIGINT };
@@ -426,7 +440,8 @@ main_start(struct main_ctx *m)
 	if ((jd->base = event_base_new()) == NULL)
 		fatal("cannot create the event loop");
 	jd->metrics = metrics_new();
-	if ((jd->store = store_open(jd->base, jd->cfg.db_path, jd->cfg.sync_full, &e)) == NULL)
+	if ((jd->store = store_open(jd->base, jd->cfg.db_path, jd->cfg.sync_full,
+	    jd->cfg.max_db_size, &e)) == NULL)
 		fatal("%s", e.msg);
 	store_set_hooks(jd->store, &hooks);
 	if (auth_load(&jd->cfg, &jd->token, &e) < 0)
@@ -435,6 +450,7 @@ main_start(struct main_ctx *m)
 		fatal("cannot start the scheduler");
 	jd->waiters = waiters_new(jd);
 	sched_set_done_hook(jd->sched, waiters_task_done, jd->waiters);
+	sched_set_withdraw_hook(jd->sched, waiters_task_withdrawn);
 	if (sched_recover(jd->sched) < 0)
 		fatal("cannot load active tasks from %s", jd->cfg.db_path);
 	if (listen_open(&m->ls, jd->cfg.listen, jd->cfg.nlisten, jd->cfg.no_auth, &e) < 0)

@@ -38,6 +38,7 @@ struct sched {
 	void               *byid;          /* tsearch tree of active tasks */
 	int64_t             last_id;
 	void              (*on_done)(void *arg, struct task *t);
+	void              (*on_withdraw)(void *arg, struct task *t);
 	void               *on_done_arg;
 };
 
@@ -215,8 +216,10 @@ sched_start(struct sched_kind *sk, struct task *t)
 	sk->ops->start(t, &sk->env);
 }
 
-/* Start pending tasks while slots are free.  A start may finish at once
- * (spawn failed) and call back here: the outer loop carries on instead. */
+/* Start pending tasks while slots are free.  A task starts only once its
+ * creation is committed: nothing runs that a crash could make unknown.  A
+ * start may finish at once (spawn failed) and call back here: the outer
+ * loop carries on instead. */
 static void
 sched_pump(struct sched_kind *sk)
 {
@@ -226,7 +229,7 @@ sched_pump(struct sched_kind *sk)
 		return;
 	sk->pumping = 1;
 	while ((sk->limit == 0 || sk->running < sk->limit) &&
-	    (t = TAILQ_FIRST(&sk->pending)) != NULL) {
+	    (t = TAILQ_FIRST(&sk->pending)) != NULL && !t->is_new) {
 		TAILQ_REMOVE(&sk->pending, t, queue_entry);
 		sk->npending--;
 		sched_start(sk, t);
@@ -309,7 +312,6 @@ sched_create(struct sched *s, struct task_spec *spec)
 	sk = t->owner;
 	TAILQ_INSERT_TAIL(&sk->pending, t, queue_entry);
 	sk->npending++;
-	sched_pump(sk);
 	return t;
 }
 
@@ -334,6 +336,39 @@ sched_cancel(struct sched *s, struct task *t, enum task_stop why)
 	store_stage(s->jd->store, t);
 	sk->ops->cancel(t);
 	return 0;
+}
+
+void
+sched_batch_committed(struct sched *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nkinds; i++)
+		sched_pump(&s->kinds[i]);
+}
+
+void
+sched_set_withdraw_hook(struct sched *s, void (*fn)(void *arg, struct task *t))
+{
+	s->on_withdraw = fn;
+}
+
+void
+sched_withdraw(struct sched *s, struct task *t)
+{
+	struct sched_kind *sk = t->owner;
+
+	if (t->state == TASK_PENDING) {
+		TAILQ_REMOVE(&sk->pending, t, queue_entry);
+		sk->npending--;
+	}
+	log_warn("task %lld: not created: the database is full", (long long)t->id);
+	if (s->on_withdraw != NULL)
+		s->on_withdraw(s->on_done_arg, t);
+	if (!TAILQ_EMPTY(&t->watches))
+		fatal("task %lld: withdrawn with waiters", (long long)t->id);
+	tdelete(t, &s->byid, sched_cmp);
+	task_free(t);
 }
 
 void

@@ -25,6 +25,12 @@ struct task  *sched_find(struct sched *s, int64_t id);
 int           sched_cancel(struct sched *s, struct task *t, enum task_stop why);
 /* The store committed t: forget it if it is finished. */
 void          sched_committed(struct sched *s, struct task *t);
+/* The batch is committed: start what its creates made eligible. */
+void          sched_batch_committed(struct sched *s);
+/* The store could not commit t's creation: forget it, tell its waiters. */
+void          sched_withdraw(struct sched *s, struct task *t);
+/* The hook to the waiters when a create is withdrawn. */
+void          sched_set_withdraw_hook(struct sched *s, void (*fn)(void *arg, struct task *t));
 /* How many tasks of kind k are pending (or running) now. */
 int64_t       sched_count(const struct sched *s, const struct kind_ops *k, enum task_state st);
 

@@ -53,6 +53,7 @@ struct query_arg {
 	const char *value;            /* NULL when given without '=' */
 };
 
+/* Parsers fill *out even when they fail: always clear it afterwards. */
 int  spec_parse_task(const json_t *body, struct task_spec *out, struct err *e);
 void spec_task_clear(struct task_spec *s);
 int  spec_parse_wait(const json_t *body, int gather, struct wait_spec *out, struct err *e);

@@ -126,9 +126,11 @@ store_read_boot_id(struct store *s)
 }
 
 static int
-store_configure(struct store *s, int sync_full, struct err *e)
+store_configure(struct store *s, int sync_full, int64_t max_bytes, struct err *e)
 {
-	int i;
+	sqlite3_stmt *st;
+	char          pragma[64];
+	int           i, page = 4096;
 
 	sqlite3_busy_timeout(s->db, 5000);
 	if (store_exec(s, "PRAGMA journal_mode = WAL", e) < 0 ||
@@ -136,6 +138,16 @@ store_configure(struct store *s, int sync_full, struct err *e)
 	    store_exec(s, "PRAGMA journal_size_limit = 67108864", e) < 0 ||
 	    store_exec(s, "PRAGMA foreign_keys = ON", e) < 0 ||
 	    store_migrate(s, e) < 0)
+		return -1;
+	/* A quota: past it SQLite answers SQLITE_FULL, as a full disk would. */
+	if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			page = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	snprintf(pragma, sizeof pragma, "PRAGMA max_page_count = %lld",
+	    max_bytes > 0 ? (long long)(max_bytes / page + 1) : 4294967294LL);
+	if (store_exec(s, pragma, e) < 0)
 		return -1;
 	for (i = 0; i < ST_N; i++)
 		if (sqlite3_prepare_v3(s->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
@@ -145,7 +157,8 @@ store_configure(struct store *s, int sync_full, struct err *e)
 }
 
 struct store *
-store_open(struct event_base *base, const char *path, int sync_full, struct err *e)
+store_open(struct event_base *base, const char *path, int sync_full, int64_t max_bytes,
+    struct err *e)
 {
 	struct store *s;
 
@@ -167,7 +180,7 @@ store_open(struct event_base *base, const char *path, int sync_full, struct err 
 		    errno == EWOULDBLOCK ? "another jobd is using it" : strerror(errno));
 		goto fail;
 	}
-	if (store_configure(s, sync_full, e) < 0) {
+	if (store_configure(s, sync_full, max_bytes, e) < 0) {
 		char msg[sizeof e->msg];
 
 		snprintf(msg, sizeof msg, "%s", e->msg);
@@ -330,6 +343,23 @@ fail:
 	return rc;
 }
 
+/* Creates of a failed batch are refused; what they staged is forgotten. */
+static void
+store_withdraw_new(struct store *s)
+{
+	struct task *t, *next;
+
+	for (t = TAILQ_FIRST(&s->staged); t != NULL; t = next) {
+		next = TAILQ_NEXT(t, dirty_entry);
+		if (!t->is_new)
+			continue;
+		TAILQ_REMOVE(&s->staged, t, dirty_entry);
+		t->dirty = 0;
+		if (s->hooks.withdrawn)
+			s->hooks.withdrawn(s->hooks.arg, t);
+	}
+}
+
 int
 store_flush(struct store *s)
 {
@@ -345,8 +375,12 @@ store_flush(struct store *s)
 		 * restart recover from the WAL.  A full disk may pass: retry. */
 		if ((rc & 0xff) != SQLITE_FULL && (rc & 0xff) != SQLITE_BUSY)
 			fatal("database commit failed: %s; stopping", sqlite3_errstr(rc));
-		log_err("database commit failed: %s; retrying in 1 s", sqlite3_errstr(rc));
-		evtimer_add(s->retry_ev, (&(struct timeval){ 1, 0 }));
+		log_err("database commit failed: %s; new tasks refused, changes retried in 1 s",
+		    sqlite3_errstr(rc));
+		if ((rc & 0xff) == SQLITE_FULL)
+			store_withdraw_new(s);
+		if (store_dirty(s))
+			evtimer_add(s->retry_ev, (&(struct timeval){ 1, 0 }));
 		return -1;
 	}
 	TAILQ_CONCAT(&done, &s->staged, dirty_entry);

@@ -17,10 +17,15 @@ struct store_hooks {
 	void (*committed)(void *arg, struct task *t);
 	/* ... then once for the whole batch. */
 	void (*batch_done)(void *arg);
+	/* A commit failed for lack of space: each task created in the batch is
+	 * withdrawn (the rest stays staged and is retried). */
+	void (*withdrawn)(void *arg, struct task *t);
 	void  *arg;
 };
 
-struct store *store_open(struct event_base *base, const char *path, int sync_full, struct err *e);
+/* max_bytes: refuse to grow the database past it (0: no cap). */
+struct store *store_open(struct event_base *base, const char *path, int sync_full,
+                  int64_t max_bytes, struct err *e);
 void          store_close(struct store *s);
 void          store_set_hooks(struct store *s, const struct store_hooks *h);
 

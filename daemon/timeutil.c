@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,9 +58,10 @@ time_parse_duration(const char *s, double *out)
 	}
 	if (*p != '\0')
 		return -1;
-	errno = 0;
+	/* ERANGE on underflow ("1e-400") is a 0, as JSON gives it; an
+	 * overflow is infinite and refused below. */
 	v = strtod(s, &end);
-	if (errno != 0 || *end != '\0' || !isfinite(v) || v < 0 || v > 1e9)
+	if (*end != '\0' || !isfinite(v) || v < 0 || v > 1e9)
 		return -1;
 	*out = v;
 	return 0;
@@ -113,7 +113,7 @@ time_tv(double seconds)
 	struct timeval tv;
 
 	tv.tv_sec = (time_t)seconds;
-	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6 + 0.5);
 	if (tv.tv_usec >= 1000000) {
 		tv.tv_sec++;
 		tv.tv_usec -= 1000000;

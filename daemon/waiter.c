@@ -321,6 +321,23 @@ waiters_task_done(void *arg, struct task *t)
 	}
 }
 
+void
+waiters_task_withdrawn(void *arg, struct task *t)
+{
+	struct watch *wa;
+
+	while ((wa = TAILQ_FIRST(&t->watches)) != NULL) {
+		struct waiter *w = wa->w;
+
+		waiter_unlink(wa);
+		json_decref(w->a.ids);     /* those ids were never created */
+		w->a.ids = NULL;
+		if (!w->answered)
+			waiter_reply_error(w, 507, "storage_full", json_object(),
+			    "the database is full: the tasks were not created");
+	}
+}
+
 /* Cancel what is unfinished; the answer comes when the cancels complete. */
 static void
 waiter_cancel_rest(struct waiter *w)

@@ -35,6 +35,8 @@ void            waiters_shutdown(struct waiters *ws);
 size_t          waiters_count(const struct waiters *ws);
 /* The scheduler's hook: t has reached a final state. */
 void            waiters_task_done(void *arg, struct task *t);
+/* The hook for a create the store could not commit: its waiters get 507. */
+void            waiters_task_withdrawn(void *arg, struct task *t);
 
 /* Wait on ids for req.  Answers at once when it can (or -1 with a cause, such
  * as an unknown id, and nothing answered); otherwise parks req until it can. */

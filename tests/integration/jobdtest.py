@@ -328,3 +328,128 @@ def start_again(db_dir, args=(), no_auth=True):
             n += 1
         os.rename(log, "%s.%d" % (log, n))
     return Jobd(args, db_dir=db_dir, no_auth=no_auth).start()
+
+# finished_at - started_at of a task that ran S seconds is >= S - TS_SLACK:
+# both are whole milliseconds (one of rounding) plus float error.
+TS_SLACK = 0.0011
+
+
+# -- Helpers for service tests: jobd with exact flags, unix sockets ----------
+# Variables systemd sets that change how jobd behaves; removed from the
+# environment jobd inherits unless a test sets them on purpose.
+SERVICE_ENV = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS",
+               "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM", "STATE_DIRECTORY",
+               "CREDENTIALS_DIRECTORY")
+
+
+def service_env(extra=None):
+    """os.environ without systemd's variables, plus extra."""
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_ENV}
+    env.update(extra or {})
+    return env
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over a unix stream socket; host only fills the Host header."""
+
+    def __init__(self, path, host="localhost", timeout=DEADLINE + 30):
+        super().__init__(host, timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        try:
+            s.connect(self.unix_path)
+        except OSError:
+            s.close()
+            raise
+        self.sock = s
+
+
+def conn_request(conn, method, path, body=None, headers=None):
+    """One request on conn (closed after); body: a Python object sent as JSON."""
+    h = {}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        h["Content-Type"] = "application/json"
+    h.update(headers or {})
+    try:
+        conn.request(method, path, body=data, headers=h)
+        r = conn.getresponse()
+        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+    finally:
+        conn.close()
+
+
+class JobdProcess:
+    """jobd run with exactly the arguments given (no implied --listen, --db or
+    --no-auth), logging stdout and stderr to a file in dir."""
+
+    def __init__(self, args, dir, env=None, prefix=(), log_name="jobd.log"):
+        self.args = list(args)
+        self.dir = dir
+        self.env = service_env(env)
+        self.prefix = list(prefix)
+        self.log_path = os.path.join(dir, log_name)
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.prefix + [JOBD] + self.args, stdout=self.log,
+                                     stderr=self.log, stdin=subprocess.DEVNULL,
+                                     cwd=self.dir, env=self.env)
+        return self
+
+    def logtext(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, pattern, timeout=DEADLINE):
+        """The first match of regex pattern (str) in the log; fails if jobd exits first."""
+        pat = re.compile(pattern, re.M)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = pat.search(self.logtext())
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                raise AssertionError("jobd exited %d before logging %r:\n%s"
+                                     % (self.proc.returncode, pattern, self.logtext()))
+            if time.monotonic() > deadline:
+                raise AssertionError("no %r in the log:\n%s" % (pattern, self.logtext()))
+            time.sleep(0.02)
+
+    def wait_port(self, timeout=DEADLINE):
+        return int(self.wait_log(r"listening on 127\.0\.0\.1:(\d+)", timeout).group(1))
+
+    def stop(self, sig=signal.SIGTERM, timeout=DEADLINE):
+        """Signal jobd (if it runs) and return its exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            rc = "killed after %s s" % timeout
+        self.proc = None
+        self.log.close()
+        return rc
+
+
+def run_jobd(args, cwd=None, env=None, timeout=DEADLINE):
+    """Run jobd expecting it to exit by itself: CompletedProcess with text output."""
+    return subprocess.run([JOBD] + list(args), stdin=subprocess.DEVNULL, capture_output=True,
+                          cwd=cwd, env=service_env(env), timeout=timeout,
+                          text=True, errors="replace")
+
+
+def free_port(family=_socket.AF_INET, host="127.0.0.1"):
+    """A port that was free a moment ago (for tools that cannot take port 0)."""
+    with _socket.socket(family, _socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]

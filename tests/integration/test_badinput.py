@@ -256,11 +256,29 @@ class PathAndQueryTest(BadInputBase):
         for method, path in cases:
             self.bad(self.jobd.request(method, path), 400, "bad_request", path,
                      names="bogus_param")
-        # A query on a create must not create anything either.
+        r = self.jobd.post("/v1/tasks/%d/cancel?bogus_param=1" % self.tid)
+        self.bad(r, 400, "bad_request", "cancel?bogus_param=1", names="bogus_param")
+
+    def test_unknown_query_on_create(self):
+        # A query on a create is validated too, and creates nothing.
         r = self.jobd.post("/v1/tasks?bogus_param=1", {"kind": "sleep", "sleep": {"seconds": 0}})
         self.bad(r, 400, "bad_request", "POST /v1/tasks?bogus_param=1", names="bogus_param")
+
+    def test_unknown_query_on_wait(self):
         r = self.jobd.post("/v1/wait?bogus_param=1", {"ids": [self.tid]})
         self.bad(r, 400, "bad_request", "POST /v1/wait?bogus_param=1", names="bogus_param")
+        r = self.jobd.post("/v1/wait?bogus_param=1",
+                           {"tasks": [{"kind": "sleep", "sleep": {"seconds": 0}}]})
+        self.bad(r, 400, "bad_request", "POST /v1/wait?bogus_param=1 with tasks",
+                 names="bogus_param")
+
+    def test_unknown_query_on_gather(self):
+        r = self.jobd.post("/v1/gather?bogus_param=1", {"ids": [self.tid]})
+        self.bad(r, 400, "bad_request", "POST /v1/gather?bogus_param=1", names="bogus_param")
+        r = self.jobd.post("/v1/gather?bogus_param=1",
+                           {"tasks": [{"kind": "sleep", "sleep": {"seconds": 0}}]})
+        self.bad(r, 400, "bad_request", "POST /v1/gather?bogus_param=1 with tasks",
+                 names="bogus_param")
 
     def test_unknown_path(self):
         for method, path in (("GET", "/"), ("GET", "/v1"), ("GET", "/v1/nope"), ("GET", "/v2/tasks"),
@@ -309,13 +327,22 @@ class BrowserTest(BadInputBase):
     def test_foreign_host_refused(self):
         p = self.jobd.port
         for host in ("evil.example", "evil.example:%d" % p, "localhost.evil.example:%d" % p,
-                     "127.0.0.1.evil.example:%d" % p, "10.0.0.1:%d" % p, "example.com"):
-            h = {"Host": host}
-            self.bad(self.jobd.get("/v1/tasks", headers=h), 403, "forbidden", host)
-            r = self.jobd.post("/v1/tasks", {"kind": "sleep", "sleep": {"seconds": 0}}, headers=h)
-            self.bad(r, 403, "forbidden", "create with Host " + host)
-            r = self.jobd.delete("/v1/tasks/%d" % self.tid, headers=h)
-            self.bad(r, 403, "forbidden", "delete with Host " + host)
+                     "127.0.0.1.evil.example:%d" % p, "example.com"):
+            self.check_host_refused(host)
+
+    def test_foreign_address_refused(self):
+        # Not a loopback name, not an address jobd listens on (127.0.0.1).
+        p = self.jobd.port
+        for host in ("10.0.0.1:%d" % p, "192.0.2.7", "[2001:db8::1]:%d" % p):
+            self.check_host_refused(host)
+
+    def check_host_refused(self, host):
+        h = {"Host": host}
+        self.bad(self.jobd.get("/v1/tasks", headers=h), 403, "forbidden", host)
+        r = self.jobd.post("/v1/tasks", {"kind": "sleep", "sleep": {"seconds": 0}}, headers=h)
+        self.bad(r, 403, "forbidden", "create with Host " + host)
+        r = self.jobd.delete("/v1/tasks/%d" % self.tid, headers=h)
+        self.bad(r, 403, "forbidden", "delete with Host " + host)
 
     def test_loopback_hosts_accepted(self):
         p = self.jobd.port

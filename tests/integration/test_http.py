@@ -4,6 +4,7 @@ A plain HTTP fixture server and an HTTPS one (self-signed certificate made with
 the openssl command at test time) run in threads of this process; a second,
 slow server answers each request after 1 s for the concurrency case.
 """
+import asyncio
 import base64
 import http.server
 import json
@@ -21,7 +22,7 @@ import unittest
 import urllib.parse
 
 import jobdtest
-from jobdtest import DEADLINE, Jobd, JobdTestCase, wait_until
+from jobdtest import DEADLINE, Jobd, JobdTestCase
 
 # jobd must talk to 127.0.0.1 directly, whatever proxy the caller uses.
 for _v in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
@@ -77,6 +78,8 @@ class Fixture(http.server.BaseHTTPRequestHandler):
             self.reply(200, b"x" * int(q.get("n", "5000")))
         elif path == "/binary":
             self.reply(200, b"\xff\xfe\x00\x01abc\xc3", [("Content-Type", "application/octet-stream")])
+        elif path == "/bytes":
+            self.reply(200, bytes.fromhex(q["hex"]))
         elif path.startswith("/status/"):
             self.reply(int(path.rsplit("/", 1)[1]), b"it broke", [("X-Err", "1")])
         elif path == "/hang":
@@ -93,7 +96,11 @@ class Fixture(http.server.BaseHTTPRequestHandler):
         self.reply(200, b"partial", [("Connection", "close")], length=False)
         ev["started"].set()
         r, _, _ = select.select([self.connection], [], [], DEADLINE + 30)
-        if r and self.connection.recv(1) == b"":
+        try:
+            gone = bool(r) and self.connection.recv(1) == b""
+        except OSError:     # a reset: the client closed with data unread
+            gone = True
+        if gone:
             ev["closed"].set()
 
 
@@ -199,6 +206,13 @@ class HttpRequests(HttpBase):
         t = self.run_http({"method": "PATCH", "url": SERVER.url("/echo"), "body": "p"})
         echo = json.loads(t["result"]["body"])
         self.assertEqual((echo["method"], echo["body"]), ("PATCH", "p"))
+        # POST without a body: an empty one, and no invented form type.
+        t = self.run_http({"method": "POST", "url": SERVER.url("/echo")})
+        echo = json.loads(t["result"]["body"])
+        got = {k.lower(): v for k, v in echo["headers"]}
+        self.assertEqual((echo["method"], echo["body"]), ("POST", ""))
+        self.assertEqual(got.get("content-length"), "0")
+        self.assertNotIn("content-type", got)
         t = self.run_http({"method": "DELETE", "url": SERVER.url("/echo")})
         self.assertEqual(json.loads(t["result"]["body"])["method"], "DELETE")
         # HEAD: a length but no body must not leave the transfer waiting.
@@ -281,6 +295,13 @@ class HttpRequests(HttpBase):
         self.assertNotIn("body", r)
         self.assertEqual(base64.b64decode(r["body_base64"]), b"\xff\xfe\x00\x01abc\xc3")
         self.assertIs(r["body_truncated"], False)
+        for raw in (b"\xff", b"\xff\xfe", b"\xff\xfe\x00", b"\x80" * 1000):
+            r = self.run_http({"url": SERVER.url("/bytes?hex=" + raw.hex())})["result"]
+            self.assertEqual(base64.b64decode(r["body_base64"], validate=True), raw)
+        # Over the cap: the bytes kept, still as base64.
+        r = self.run_http({"url": SERVER.url("/bytes?hex=" + "fe" * 1500)})["result"]
+        self.assertEqual(base64.b64decode(r["body_base64"]), b"\xfe" * 1000)
+        self.assertIs(r["body_truncated"], True)
 
     def test_cancel_mid_transfer(self):
         t = self.jobd.create("http", {"url": SERVER.url("/hang?id=cancel")})
@@ -325,7 +346,8 @@ class HttpRequests(HttpBase):
                 continue
             if target.startswith("socket:[") and target[8:-1] in inodes:
                 with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
-                    flags = int(f.readline().split()[1], 8)
+                    flags = [int(line.split()[1], 8) for line in f
+                             if line.startswith("flags:")][0]
                 self.assertTrue(flags & os.O_CLOEXEC, "fd %s is not close-on-exec" % fd)
                 found += 1
         self.assertGreater(found, 0, "jobd's connection to the fixture not found")
@@ -435,20 +457,48 @@ class HttpTls(HttpBase):
         self.assertEqual(r["headers"]["x-multi"], "a, b")
 
 
-class Slow(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"
+class SlowServer:
+    """Answers every request after 1 s; asyncio, so 1,000 waiting cost no threads."""
 
-    def log_message(self, *args):
-        pass
+    def __init__(self):
+        self.inflight = self.peak = 0
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
 
-    def do_GET(self):
-        with self.server.lock:
-            self.server.inflight += 1
-            self.server.peak = max(self.server.peak, self.server.inflight)
-        time.sleep(1)
-        with self.server.lock:
-            self.server.inflight -= 1
-        self.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Length: 4\r\n\r\nslow")
+    async def handle(self, reader, writer):
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            self.inflight += 1
+            self.peak = max(self.peak, self.inflight)
+            await asyncio.sleep(1)
+            self.inflight -= 1
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow")
+            await writer.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    def run(self):
+        asyncio.set_event_loop(self.loop)
+        self.server = self.loop.run_until_complete(
+            asyncio.start_server(self.handle, "127.0.0.1", 0, backlog=4096))
+        self.port = self.server.sockets[0].getsockname()[1]
+        self.ready.set()
+        self.loop.run_forever()
+
+    def start(self):
+        self.thread.start()
+        self.ready.wait(DEADLINE)
+        return self
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(DEADLINE)
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
 
 
 class HttpConcurrency(JobdTestCase):
@@ -458,9 +508,7 @@ class HttpConcurrency(JobdTestCase):
     @classmethod
     def setUpClass(cls):
         raise_nofile()
-        cls.slow = FixtureServer(Slow)
-        cls.slow.inflight = cls.slow.peak = 0
-        cls.slow.start()
+        cls.slow = SlowServer().start()
         super().setUpClass()
 
     @classmethod
@@ -511,16 +559,20 @@ class HttpConcurrency(JobdTestCase):
 class HttpRestart(unittest.TestCase):
     def test_running_request_ends_interrupted(self):
         j = Jobd().start()
+        again = None
         try:
             t = j.create("http", {"url": SERVER.url("/hang?id=restart")})
             self.assertTrue(SERVER.hang_events("restart")["started"].wait(DEADLINE))
             j.wait_state(t["id"], "running")
             j.kill9()
-            j.start()
-            t = j.wait_state(t["id"], ("succeeded", "failed", "cancelled"))
+            again = jobdtest.start_again(j.dir)
+            t = again.wait_state(t["id"], ("succeeded", "failed", "cancelled"))
             self.assertEqual(t["state"], "failed", t)
             self.assertEqual(t["error"]["type"], "interrupted")
+            self.assertIsNotNone(t["started_at"])
         finally:
+            if again is not None:
+                again.stop()
             j.cleanup()
 
 

@@ -88,7 +88,7 @@ class CreateTest(JobdTestCase, TaskAsserts):
         self.assertLessEqual(c, s)
         self.assertLessEqual(s, f)
         # It really slept: timestamps are milliseconds, allow for one of rounding.
-        self.assertGreaterEqual(f - s, 0.3 - 0.002)
+        self.assertGreaterEqual(f - s, 0.3 - jobdtest.TS_SLACK)
 
     def test_defaults(self):
         t = self.jobd.create("sleep", {"seconds": 0})
@@ -244,8 +244,34 @@ class RunningTest(JobdTestCase, TaskAsserts):
         self.assertIsNone(done["result"])
         self.assertEqual(done["timeout"], 0.2)
         s, f = parse_ts(done["started_at"]), parse_ts(done["finished_at"])
-        self.assertGreaterEqual(f - s, 0.2 - 0.002)
+        self.assertGreaterEqual(f - s, 0.2 - jobdtest.TS_SLACK)
         self.assertLess(f - s, 5)
+
+    def test_sleep_never_ends_early(self):
+        # "waits S seconds": never less, whatever S.
+        secs = [0.05 + i * 0.013 for i in range(40)]
+        ids = [self.jobd.create("sleep", {"seconds": s})["id"] for s in secs]
+        early = []
+        for tid, s in zip(ids, secs):
+            t = self.jobd.wait_state(tid, DONE)
+            self.assertEqual(t["state"], "succeeded", t)
+            took = parse_ts(t["finished_at"]) - parse_ts(t["started_at"])
+            if took < s - jobdtest.TS_SLACK:
+                early.append((tid, s, round(took, 3)))
+        self.assertEqual(early, [], "sleeps that ended early: (id, seconds, took)")
+
+    def test_timeout_never_fires_early(self):
+        # The task's own deadline is counted from its start: never sooner.
+        tos = [0.05 + i * 0.013 for i in range(40)]
+        ids = [self.jobd.create("sleep", {"seconds": 30}, timeout=to)["id"] for to in tos]
+        early = []
+        for tid, to in zip(ids, tos):
+            t = self.jobd.wait_state(tid, DONE)
+            self.assertEqual(t["state"], "failed", t)
+            took = parse_ts(t["finished_at"]) - parse_ts(t["started_at"])
+            if took < to - jobdtest.TS_SLACK:
+                early.append((tid, to, round(took, 3)))
+        self.assertEqual(early, [], "timeouts that fired early: (id, timeout, took)")
 
     def test_timeout_longer_than_sleep(self):
         t = self.jobd.create("sleep", {"seconds": 0.1, "result": "ok"}, timeout=20)

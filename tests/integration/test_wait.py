@@ -150,6 +150,16 @@ class WaitTest(JobdTestCase, Helpers):
         finally:
             self.cancel(long)
 
+    def test_first_exception_all_succeed(self):
+        a, b = self.sleep(0.2), self.sleep(0.4)
+        w = self.wait({"ids": [b, a], "return_when": "FIRST_EXCEPTION"})
+        self.assertEqual(w, {"done": [b, a], "pending": []})
+
+    def test_timeout_null(self):
+        a = self.sleep(0.1)
+        w = self.wait({"ids": [a], "timeout": None, "return_when": "ALL_COMPLETED"})
+        self.assertEqual(w, {"done": [a], "pending": []})
+
     def test_first_exception_not_on_cancelled(self):
         x, y = self.sleep(30), self.sleep(1.0)
         self.jobd.wait_state(x, "running")

@@ -1,0 +1,368 @@
+/* bench_exec.c: exec throughput of jobd beside the machine's raw spawn rate.
+ *
+ * Starts jobd (--max-exec M, default 2) on a free loopback port with a fresh
+ * database, then per run:
+ *   raw:  N times posix_spawn("/bin/true") + waitpid, M in flight;
+ *   jobd: N exec tasks of /bin/true, created over C keep-alive connections
+ *         (POST /v1/tasks, each answered after its commit), then one
+ *         POST /v1/gather of all ids, answered once every task is committed
+ *         succeeded.  The clock runs from the first create to that answer.
+ * Prints both rates and their ratio per run and the medians.
+ *
+ * Build: cc -std=c11 -O2 -Wall -Wextra -o bench/bench_exec bench/bench_exec.c \
+ *            $(pkg-config --cflags --libs libcurl jansson)
+ * Run:   bench/bench_exec [-j daemon/jobd] [-n 2000] [-r 3] [-c 8] [-m 2]
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#else
+#define _GNU_SOURCE 1
+#endif
+
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+extern char **environ;
+
+struct bench {
+	const char *jobd;
+	int         n, runs, conns, max_exec;
+	char        dir[64];
+	pid_t       pid;
+	int         port;
+};
+
+struct conn {
+	CURL   *h;
+	char   *buf;
+	size_t  len;
+};
+
+static void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "bench_exec: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	exit(1);
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* --- jobd ------------------------------------------------------------- */
+
+static void
+bench_start_jobd(struct bench *b)
+{
+	char        db[128], log[128], maxexec[16], line[512];
+	const char *argv[] = { b->jobd, "--listen", "127.0.0.1:0", "--db", db, "--no-auth",
+	    "--max-exec", maxexec, NULL };
+	posix_spawn_file_actions_t fa;
+	double      deadline = now() + 30;
+	FILE       *f;
+
+	strcpy(b->dir, "/tmp/bench-exec-XXXXXX");
+	if (mkdtemp(b->dir) == NULL)
+		die("mkdtemp: %s", strerror(errno));
+	snprintf(db, sizeof db, "%s/jobd.db", b->dir);
+	snprintf(log, sizeof log, "%s/jobd.log", b->dir);
+	snprintf(maxexec, sizeof maxexec, "%d", b->max_exec);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	if ((errno = posix_spawn(&b->pid, b->jobd, &fa, NULL, (char **)argv, environ)) != 0)
+		die("cannot start %s: %s", b->jobd, strerror(errno));
+	posix_spawn_file_actions_destroy(&fa);
+	while (b->port == 0) {
+		if (now() > deadline || waitpid(b->pid, NULL, WNOHANG) != 0)
+			die("jobd did not start; see %s", log);
+		usleep(10000);
+		if ((f = fopen(log, "r")) == NULL)
+			continue;
+		while (fgets(line, sizeof line, f) != NULL) {
+			char *p = strstr(line, "listening on 127.0.0.1:");
+			if (p != NULL)
+				b->port = atoi(p + strlen("listening on 127.0.0.1:"));
+		}
+		fclose(f);
+	}
+}
+
+static void
+bench_stop_jobd(struct bench *b)
+{
+	const char *names[] = { "jobd.db", "jobd.db-wal", "jobd.db-shm", "jobd.log", NULL };
+	char        path[128];
+	int         i;
+
+	kill(b->pid, SIGTERM);
+	waitpid(b->pid, NULL, 0);
+	for (i = 0; names[i] != NULL; i++) {
+		snprintf(path, sizeof path, "%s/%s", b->dir, names[i]);
+		unlink(path);
+	}
+	rmdir(b->dir);
+}
+
+/* --- raw -------------------------------------------------------------- */
+
+static pid_t
+bench_spawn_true(void)
+{
+	char *const argv[] = { (char *)"/bin/true", NULL };
+	pid_t       pid;
+
+	if ((errno = posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ)) != 0)
+		die("posix_spawn: %s", strerror(errno));
+	return pid;
+}
+
+/* posix_spawn + waitpid of /bin/true, inflight at a time: runs per second. */
+static double
+bench_raw(int n, int inflight)
+{
+	double t0 = now();
+	int    started = 0, done = 0, st;
+
+	while (started < n && started < inflight) {
+		bench_spawn_true();
+		started++;
+	}
+	while (done < n) {
+		if (waitpid(-1, &st, 0) == -1)
+			die("waitpid: %s", strerror(errno));
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			die("/bin/true failed");
+		done++;
+		if (started < n) {
+			bench_spawn_true();
+			started++;
+		}
+	}
+	return n / (now() - t0);
+}
+
+/* --- jobd over HTTP --------------------------------------------------- */
+
+static size_t
+bench_write_cb(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct conn *c = arg;
+	size_t       n = size * nmemb;
+
+	if ((c->buf = realloc(c->buf, c->len + n + 1)) == NULL)
+		die("out of memory");
+	memcpy(c->buf + c->len, p, n);
+	c->len += n;
+	c->buf[c->len] = '\0';
+	return n;
+}
+
+static void
+bench_post(struct bench *b, struct conn *c, const char *path, const char *body,
+    struct curl_slist *hdrs)
+{
+	char url[128];
+
+	snprintf(url, sizeof url, "http://127.0.0.1:%d%s", b->port, path);
+	c->len = 0;
+	curl_easy_setopt(c->h, CURLOPT_URL, url);
+	curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c->h, CURLOPT_COPYPOSTFIELDS, body);
+	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, bench_write_cb);
+	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
+}
+
+static json_t *
+bench_answer(struct conn *c, long want)
+{
+	long    status = 0;
+	json_t *j;
+
+	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+	if (status != want || (j = json_loadb(c->buf, c->len, 0, NULL)) == NULL)
+		die("HTTP %ld: %.300s", status, c->len ? c->buf : "");
+	return j;
+}
+
+/* Create n tasks over nconn keep-alive connections; ids into ids[]. */
+static void
+bench_create(struct bench *b, CURLM *m, struct conn *conns, json_t *ids, struct curl_slist *hdrs)
+{
+	const char *body = "{\"kind\":\"exec\",\"exec\":{\"argv\":[\"/bin/true\"]}}";
+	int         sent = 0, got = 0, running, i, left;
+	CURLMsg    *msg;
+	json_t     *t;
+
+	for (i = 0; i < b->conns && sent < b->n; i++, sent++) {
+		bench_post(b, &conns[i], "/v1/tasks", body, hdrs);
+		curl_multi_add_handle(m, conns[i].h);
+	}
+	while (got < b->n) {
+		curl_multi_perform(m, &running);
+		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+			struct conn *c = NULL;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+			if (msg->data.result != CURLE_OK)
+				die("create: %s", curl_easy_strerror(msg->data.result));
+			curl_multi_remove_handle(m, c->h);
+			t = bench_answer(c, 201);
+			json_array_append(ids, json_object_get(t, "id"));
+			json_decref(t);
+			got++;
+			if (sent < b->n) {
+				bench_post(b, c, "/v1/tasks", body, hdrs);
+				curl_multi_add_handle(m, c->h);
+				sent++;
+			}
+		}
+		if (got < b->n)
+			curl_multi_poll(m, NULL, 0, 1000, NULL);
+	}
+}
+
+/* Wait for every id with one gather; all must have succeeded. */
+static void
+bench_gather(struct bench *b, struct conn *c, json_t *ids, struct curl_slist *hdrs)
+{
+	json_t *req = json_pack("{s:O, s:b}", "ids", ids, "return_exceptions", 1), *ans, *st;
+	char   *body = json_dumps(req, JSON_COMPACT);
+	size_t  i;
+	CURLcode rc;
+
+	bench_post(b, c, "/v1/gather", body, hdrs);
+	if ((rc = curl_easy_perform(c->h)) != CURLE_OK)
+		die("gather: %s", curl_easy_strerror(rc));
+	ans = bench_answer(c, 200);
+	json_array_foreach(json_object_get(ans, "states"), i, st)
+		if (strcmp(json_string_value(st), "succeeded") != 0)
+			die("task %zu ended %s", i, json_string_value(st));
+	if (i != (size_t)b->n)
+		die("gather answered %zu states for %d tasks", i, b->n);
+	json_decref(ans);
+	json_decref(req);
+	free(body);
+}
+
+static double
+bench_jobd(struct bench *b, struct conn *conns)
+{
+	struct curl_slist *hdrs = NULL;
+	CURLM             *m = curl_multi_init();
+	json_t            *ids = json_array();
+	double             t0, t1;
+
+	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)b->conns);
+	t0 = now();
+	bench_create(b, m, conns, ids, hdrs);
+	bench_gather(b, &conns[0], ids, hdrs);
+	t1 = now();
+	curl_multi_cleanup(m);
+	curl_slist_free_all(hdrs);
+	json_decref(ids);
+	return b->n / (t1 - t0);
+}
+
+/* --- main ------------------------------------------------------------- */
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+median(double *v, int n)
+{
+	double s[64];
+
+	memcpy(s, v, n * sizeof *v);
+	qsort(s, n, sizeof *s, cmp_double);
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bench b = { .jobd = getenv("JOBD") ? getenv("JOBD") : "daemon/jobd",
+	    .n = 2000, .runs = 3, .conns = 8, .max_exec = 2 };
+	struct conn *conns;
+	double       raw[64], jd[64], ratio[64];
+	int          c, i;
+
+	while ((c = getopt(argc, argv, "j:n:r:c:m:")) != -1) {
+		switch (c) {
+		case 'j': b.jobd = optarg; break;
+		case 'n': b.n = atoi(optarg); break;
+		case 'r': b.runs = atoi(optarg); break;
+		case 'c': b.conns = atoi(optarg); break;
+		case 'm': b.max_exec = atoi(optarg); break;
+		default:
+			fprintf(stderr, "usage: bench_exec [-j jobd] [-n N] [-r runs] [-c conns] [-m max_exec]\n");
+			return 2;
+		}
+	}
+	if (b.n < 1 || b.runs < 1 || b.runs > 64 || b.conns < 1 || b.max_exec < 1)
+		die("bad arguments");
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	bench_start_jobd(&b);
+	if ((conns = calloc(b.conns, sizeof *conns)) == NULL)
+		die("out of memory");
+	for (i = 0; i < b.conns; i++) {
+		conns[i].h = curl_easy_init();
+		curl_easy_setopt(conns[i].h, CURLOPT_PRIVATE, &conns[i]);
+	}
+	printf("exec throughput: %d runs of /bin/true, %d in flight (jobd --max-exec %d, "
+	    "%d connections), %ld CPUs\n\n", b.n, b.max_exec, b.max_exec, b.conns,
+	    sysconf(_SC_NPROCESSORS_ONLN));
+	printf("%-6s %14s %14s %8s\n", "run", "raw spawn/s", "jobd tasks/s", "ratio");
+	for (i = 0; i < b.runs; i++) {
+		raw[i] = bench_raw(b.n, b.max_exec);
+		jd[i] = bench_jobd(&b, conns);
+		ratio[i] = jd[i] / raw[i];
+		printf("%-6d %14.0f %14.0f %8.2f\n", i + 1, raw[i], jd[i], ratio[i]);
+		fflush(stdout);
+	}
+	printf("%-6s %14.0f %14.0f %8.2f\n", "median", median(raw, b.runs), median(jd, b.runs),
+	    median(ratio, b.runs));
+	for (i = 0; i < b.conns; i++) {
+		curl_easy_cleanup(conns[i].h);
+		free(conns[i].buf);
+	}
+	free(conns);
+	bench_stop_jobd(&b);
+	curl_global_cleanup();
+	return 0;
+}
