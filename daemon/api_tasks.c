@@ -92,25 +92,13 @@ api_task_list(struct api_call *c)
 	    "next_after_id", next ? json_integer(next) : json_null()));
 }
 
-/* Routes without query parameters still refuse unknown ones. */
-static int
-api_no_query(struct api_call *c)
-{
-	const struct query_arg *q = httpd_req_query(c->r);
-
-	if (q->key == NULL)
-		return 0;
-	httpd_reply_error(c->r, 400, "bad_request", NULL, "unknown query parameter \"%s\"", q->key);
-	return -1;
-}
-
 void
 api_task_get(struct api_call *c)
 {
 	struct task *t;
 	int          owned;
 
-	if (api_no_query(c) < 0 || (t = api_lookup(c, &owned)) == NULL)
+	if ((t = api_lookup(c, &owned)) == NULL)
 		return;
 	httpd_reply_json(c->r, 200, task_to_json(t));
 	api_release(t, owned);
@@ -122,7 +110,7 @@ api_task_delete(struct api_call *c)
 	struct task *t;
 	int          owned;
 
-	if (api_no_query(c) < 0 || (t = api_lookup(c, &owned)) == NULL)
+	if ((t = api_lookup(c, &owned)) == NULL)
 		return;
 	if (!task_is_done(t->state))
 		api_reply_conflict(c, t, "only finished tasks can be deleted");
@@ -149,7 +137,7 @@ api_task_cancel(struct api_call *c)
 	struct task *t;
 	int          owned;
 
-	if (api_no_query(c) < 0 || (t = api_lookup(c, &owned)) == NULL)
+	if ((t = api_lookup(c, &owned)) == NULL)
 		return;
 	if (task_is_done(t->state)) {
 		api_reply_conflict(c, t, "it cannot be cancelled");
@@ -186,7 +174,7 @@ api_task_output(struct api_call *c, int stream)
 	unsigned char *data = NULL;
 	size_t         len = 0;
 
-	if (api_no_query(c) < 0 || (t = api_lookup(c, &owned)) == NULL)
+	if ((t = api_lookup(c, &owned)) == NULL)
 		return;
 	if (t->kind != &kind_exec_ops)
 		httpd_reply_error(c->r, 404, "not_found", NULL, "task %lld is not an exec task",

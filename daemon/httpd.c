@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 #include <sys/queue.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <event2/event.h>
@@ -294,6 +295,24 @@ httpd_req_is_unix(const struct req *r)
 
 	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	return ci != NULL && ci->client_addr != NULL && ci->client_addr->sa_family == AF_UNIX;
+}
+
+int
+httpd_req_local_addr(const struct req *r, int family, void *addr)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+
+	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci == NULL || getsockname(ci->connect_fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	    ss.ss_family != family)
+		return -1;
+	if (family == AF_INET)
+		memcpy(addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	else
+		memcpy(addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	return 0;
 }
 
 const char *

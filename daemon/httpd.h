@@ -48,6 +48,9 @@ const char   *httpd_req_header(const struct req *r, const char *name);
 const struct query_arg *httpd_req_query(const struct req *r);
 /* Did it come over a unix socket (no browser can reach those)? */
 int           httpd_req_is_unix(const struct req *r);
+/* The local address (4 or 16 bytes for family AF_INET/AF_INET6) the
+ * request came in on: 0, or -1 if it is another family. */
+int           httpd_req_local_addr(const struct req *r, int family, void *addr);
 /* The raw body. */
 const char   *httpd_req_body(const struct req *r, size_t *len);
 void          httpd_req_set_data(struct req *r, void *data);

@@ -16,6 +16,7 @@
 
 #define ROUTE_BODY   0x1     /* takes a JSON object body */
 #define ROUTE_NOAUTH 0x2     /* answers without a token */
+#define ROUTE_QUERY  0x4     /* its handler validates a query; others take none */
 
 struct route {
 	const char *method;
@@ -26,11 +27,11 @@ struct route {
 
 static const struct route route_table[] = {
 	{ "POST",   "/v1/tasks",               api_task_create, ROUTE_BODY },
-	{ "GET",    "/v1/tasks",               api_task_list,   0 },
+	{ "GET",    "/v1/tasks",               api_task_list,   ROUTE_QUERY },
 	{ "GET",    "/v1/tasks/{id}",          api_task_get,    0 },
 	{ "DELETE", "/v1/tasks/{id}",          api_task_delete, 0 },
 	{ "POST",   "/v1/tasks/{id}/cancel",   api_task_cancel, 0 },
-	{ "GET",    "/v1/tasks/{id}/result",   api_task_result, 0 },
+	{ "GET",    "/v1/tasks/{id}/result",   api_task_result, ROUTE_QUERY },
 	{ "GET",    "/v1/tasks/{id}/stdout",   api_task_stdout, 0 },
 	{ "GET",    "/v1/tasks/{id}/stderr",   api_task_stderr, 0 },
 	{ "POST",   "/v1/wait",                api_wait,        ROUTE_BODY },
@@ -101,16 +102,31 @@ route_in_list(const char *list, const char *name, size_t n)
 	return 0;
 }
 
-/* DNS rebinding: a browser tricked into calling us sends the attacker's
- * name as Host.  Addresses, loopback names and configured names pass. */
+/* Is the address text the one the request came in on, or loopback? */
 static int
-route_host_ok(const struct jobd *jd, const char *host)
+route_our_address(const struct req *r, const char *name)
+{
+	unsigned char   want[sizeof(struct in6_addr)], got[sizeof(struct in6_addr)];
+	int             fam = strchr(name, ':') ? AF_INET6 : AF_INET;
+
+	if (inet_pton(fam, name, want) != 1)
+		return 0;
+	if (fam == AF_INET ? want[0] == 127 :
+	    IN6_IS_ADDR_LOOPBACK((struct in6_addr *)want))
+		return 1;
+	return httpd_req_local_addr(r, fam, got) == 0 &&
+	    memcmp(want, got, fam == AF_INET ? 4 : 16) == 0;
+}
+
+/* DNS rebinding: a browser tricked into calling us sends the attacker's
+ * name as Host.  Loopback names and addresses, the address the request came
+ * in on, and configured names pass. */
+static int
+route_host_ok(const struct jobd *jd, const struct req *r, const char *host)
 {
 	char            name[256];
 	const char     *end;
 	size_t          n;
-	unsigned char   buf[sizeof(struct in6_addr)];
-
 	if (host == NULL)
 		return 1;          /* HTTP/1.0 */
 	if (host[0] == '[') {
@@ -124,7 +140,7 @@ route_host_ok(const struct jobd *jd, const char *host)
 		return 0;
 	memcpy(name, host, n);
 	name[n] = '\0';
-	if (inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1)
+	if (route_our_address(r, name))
 		return 1;
 	if (strcasecmp(name, "localhost") == 0 ||
 	    (n > 10 && strcasecmp(name + n - 10, ".localhost") == 0))
@@ -181,7 +197,7 @@ route_guard(struct jobd *jd, struct req *r, const struct route *rt)
 		    origin);
 		return -1;
 	}
-	if (!httpd_req_is_unix(r) && !route_host_ok(jd, httpd_req_header(r, "Host"))) {
+	if (!httpd_req_is_unix(r) && !route_host_ok(jd, r, httpd_req_header(r, "Host"))) {
 		httpd_reply_error(r, 403, "forbidden", NULL, "the Host header names no address of jobd");
 		return -1;
 	}
@@ -215,6 +231,11 @@ api_dispatch(void *arg, struct req *r)
 	}
 	if (rt == NULL) {
 		httpd_reply_error(r, 404, "not_found", NULL, "no such resource: %s", httpd_req_path(r));
+		return;
+	}
+	if (!(rt->flags & ROUTE_QUERY) && httpd_req_query(r)->key != NULL) {
+		httpd_reply_error(r, 400, "bad_request", NULL, "unknown query parameter \"%s\"",
+		    httpd_req_query(r)->key);
 		return;
 	}
 	if ((rt->flags & ROUTE_BODY) && route_body(&c) < 0)

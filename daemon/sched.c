@@ -190,7 +190,15 @@ sched_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct task       *t = arg;
 	struct sched_kind *sk = t->owner;
+	int64_t            end = t->started_at + (int64_t)(t->timeout * 1000 + 0.5);
+	struct timeval     tv;
 
+	/* libevent counts from its cached loop time: never fire early. */
+	if (time_now_ms() < end) {
+		tv = time_until(end);
+		evtimer_add(t->deadline_ev, &tv);
+		return;
+	}
 	log_info("task %lld: its timeout of %g s passed", (long long)t->id, t->timeout);
 	sched_cancel(sk->sched, t, TASK_STOP_DEADLINE);
 }

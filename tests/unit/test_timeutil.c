@@ -84,9 +84,7 @@ test_duration(void)
 	/* Finite, >= 0 and <= 1e9 as API.md asks, though it rounds to 0:
 	 * strtod reports the underflow with ERANGE, and jansson takes the same
 	 * number in a body ({"timeout": 1e-400} is 0). */
-	todo_start("time_parse_duration refuses an underflowing decimal (strtod ERANGE)");
 	duration_ok("1e-400", 0);
-	todo_end();
 
 	{
 		double v = NOT_WRITTEN_D;
@@ -244,9 +242,9 @@ static void
 tv_near(double s, long sec, long usec)
 {
 	struct timeval tv = time_tv(s);
-	long           d = (long)tv.tv_usec - usec;
+	long           d = ((long)tv.tv_sec - sec) * 1000000 + (long)tv.tv_usec - usec;
 
-	if (!ok(tv.tv_sec == sec && d >= -1 && d <= 1 && tv.tv_usec >= 0 && tv.tv_usec < 1000000,
+	if (!ok(d >= -1 && d <= 1 && tv.tv_usec >= 0 && tv.tv_usec < 1000000,
 	    "time_tv(%.9g) = {%ld, %ld} to 1 us", s, sec, usec))
 		diag("got {%ld, %ld}", (long)tv.tv_sec, (long)tv.tv_usec);
 }
