@@ -57,12 +57,14 @@ class Jobd:
         if self.no_auth:
             cmd.append("--no-auth")
         self.log = open(self.log_path, "ab")
+        offset = self.log.tell()  # a restart appends: read only this run's lines
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log,
                                      stdin=subprocess.DEVNULL, cwd=self.dir)
         deadline = time.monotonic() + timeout
         pat = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
         while time.monotonic() < deadline:
             with open(self.log_path, "rb") as f:
+                f.seek(offset)
                 found = pat.findall(f.read())
             if found:
                 self.port = int(found[-1])
@@ -397,6 +399,7 @@ class JobdProcess:
 
     def start(self):
         self.log = open(self.log_path, "ab")
+        offset = self.log.tell()  # a restart appends: read only this run's lines
         self.proc = subprocess.Popen(self.prefix + [JOBD] + self.args, stdout=self.log,
                                      stderr=self.log, stdin=subprocess.DEVNULL,
                                      cwd=self.dir, env=self.env)
@@ -453,3 +456,43 @@ def free_port(family=_socket.AF_INET, host="127.0.0.1"):
     with _socket.socket(family, _socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+# -- Opt-in recording of exchanges, for the OpenAPI check ---------------------
+# When $JOBD_RECORD names a file, every Jobd.request appends one JSON line
+# {"method", "path", "status", "headers", "body" (parsed, when the answer is
+# JSON), "body_len"} to it; tests/openapi/validate.mjs checks such files
+# against doc/openapi.yaml (e.g. JOBD_RECORD=/tmp/all.jsonl make check).
+# Without the variable nothing changes.
+def record_exchange(method, path, resp):
+    """Append one exchange (a Response) to $JOBD_RECORD, if it is set."""
+    dest = os.environ.get("JOBD_RECORD")
+    if not dest:
+        return
+    ex = {"method": method, "path": path, "status": resp.status,
+          "headers": dict(resp.headers), "body_len": len(resp.body or b"")}
+    ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "application/json" or ctype.endswith("+json"):
+        try:
+            ex["body"] = json.loads(resp.body)
+        except ValueError as e:
+            ex["body_error"] = str(e)
+    line = (json.dumps(ex) + "\n").encode()
+    fd = os.open(dest, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)      # one write on O_APPEND: lines never interleave
+    finally:
+        os.close(fd)
+
+
+def _recording(request):
+    def recorded(self, method, path, *args, **kwargs):
+        r = request(self, method, path, *args, **kwargs)
+        record_exchange(method, path, r)
+        return r
+    recorded.__doc__ = request.__doc__
+    recorded.__wrapped__ = request
+    return recorded
+
+
+Jobd.request = _recording(Jobd.request)

@@ -1,0 +1,352 @@
+"""Token auth, on by default: where the token comes from, what needs it,
+and when --no-auth is refused."""
+import http.client
+import os
+import re
+import shutil
+import stat
+import tempfile
+import unittest
+
+import jobdtest
+from jobdtest import (DEADLINE, Jobd, JobdProcess, UnixHTTPConnection, conn_request,
+                      run_jobd, start_again)
+
+HEX64 = re.compile(r"^[0-9a-f]{64}\n?$")
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def sleep_body(seconds=0, result=None):
+    return {"kind": "sleep", "sleep": {"seconds": seconds, "result": result}}
+
+
+def bearer(token):
+    return {"Authorization": "Bearer " + token}
+
+
+class AuthCase(unittest.TestCase):
+    def assert401(self, r):
+        self.assertEqual(r.status, 401, r)
+        self.assertRegex(r.headers.get("www-authenticate", ""), r"^Bearer\b", r.headers)
+        body = r.json
+        self.assertEqual(body["error"]["code"], "unauthorized", r)
+        self.assertIsInstance(body["error"]["message"], str)
+        self.assertTrue(body["error"]["message"])
+        return body
+
+
+class DefaultTokenTest(AuthCase):
+    """jobd started without --no-auth, once for the class."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.jobd = Jobd(["--log-level", "debug"], no_auth=False).start()
+        cls.token_path = os.path.join(cls.jobd.dir, "jobd.token")
+        cls.token = read(cls.token_path).strip()
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.jobd.stop()
+        log = cls.jobd.logtext()
+        cls.jobd.cleanup()
+        if rc != 0:
+            raise AssertionError("jobd exited %s on SIGTERM:\n%s" % (rc, log[-4000:]))
+
+    def auth(self):
+        return bearer(self.token)
+
+    def test_token_file_created(self):
+        st = os.stat(self.token_path)
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+        self.assertTrue(stat.S_ISREG(st.st_mode))
+        self.assertRegex(read(self.token_path), HEX64)
+        self.assertEqual(os.path.dirname(self.token_path), os.path.dirname(self.jobd.db))
+
+    def test_token_path_logged(self):
+        self.assertIn(self.token_path, self.jobd.logtext())
+
+    def test_no_token(self):
+        for method, path, body in (("GET", "/v1/tasks", None), ("GET", "/v1/tasks/1", None),
+                                   ("POST", "/v1/tasks", sleep_body()),
+                                   ("POST", "/v1/wait", {"ids": [1]}),
+                                   ("GET", "/metrics", None), ("DELETE", "/v1/tasks/1", None),
+                                   ("GET", "/v1/no-such-thing", None),
+                                   ("PUT", "/v1/tasks", None)):
+            with self.subTest(method=method, path=path):
+                self.assert401(self.jobd.request(method, path, body=body))
+
+    def test_no_task_created_without_token(self):
+        before = len(jobdtest.list_all(self._authed()))
+        self.assert401(self.jobd.post("/v1/tasks", sleep_body()))
+        self.assertEqual(len(jobdtest.list_all(self._authed())), before)
+
+    def _authed(self):
+        """A view of self.jobd that sends the token on every request."""
+        outer = self
+
+        class Authed:
+            def get(self, path, **kw):
+                return outer.jobd.get(path, headers=outer.auth(), **kw)
+        return Authed()
+
+    def test_wrong_token(self):
+        t = self.token
+        for value in ("Bearer wrong", "Bearer " + t[:-1], "Bearer " + t + "0",
+                      "Bearer " + t[:32], "Bearer " + t.upper() if t != t.upper() else "Bearer x",
+                      "Bearer", "Bearer ", t, "Basic " + t, "Token " + t, "Bearer " + t + " x"):
+            with self.subTest(authorization=value):
+                r = self.jobd.get("/v1/tasks", headers={"Authorization": value})
+                self.assert401(r)
+
+    def test_right_token(self):
+        r = self.jobd.get("/v1/tasks", headers=self.auth())
+        self.assertEqual(r.status, 200, r)
+        r = self.jobd.post("/v1/tasks", sleep_body(0, "ok"), headers=self.auth())
+        self.assertEqual(r.status, 201, r)
+        tid = r.json["id"]
+        r = self.jobd.get("/v1/tasks/%d/result?timeout=%d" % (tid, DEADLINE), headers=self.auth())
+        self.assertEqual((r.status, r.json["result"]), (200, "ok"))
+        self.assertEqual(self.jobd.get("/metrics", headers=self.auth()).status, 200)
+
+    def test_scheme_is_case_insensitive(self):
+        # RFC 7235: the auth scheme is case-insensitive.
+        r = self.jobd.get("/v1/tasks", headers={"Authorization": "bearer " + self.token})
+        self.assertEqual(r.status, 200, r)
+
+    def test_token_errors_after_auth(self):
+        # With the token, the usual answers come back (auth is checked first).
+        self.assertEqual(self.jobd.get("/v1/no-such-thing", headers=self.auth()).status, 404)
+        self.assertEqual(self.jobd.request("PUT", "/v1/tasks", headers=self.auth()).status, 405)
+
+    def test_healthz_exempt(self):
+        r = self.jobd.get("/healthz")
+        self.assertEqual((r.status, r.json), (200, {"status": "ok"}))
+        r = self.jobd.get("/healthz", headers={"Authorization": "Bearer wrong"})
+        self.assertEqual(r.status, 200, r)
+
+    def test_only_get_healthz_exempt(self):
+        for method, path in (("POST", "/healthz"), ("DELETE", "/healthz"), ("PUT", "/healthz"),
+                             ("GET", "/healthz/x"), ("GET", "/healthz/"), ("GET", "/healthzx"),
+                             ("GET", "/v1/healthz")):
+            with self.subTest(method=method, path=path):
+                self.assert401(self.jobd.request(method, path))
+        self.assertEqual(self.jobd.post("/healthz", headers=self.auth()).status, 405)
+        self.assertEqual(self.jobd.get("/healthz/x", headers=self.auth()).status, 404)
+
+    def test_token_not_logged(self):
+        # Requests with right and wrong tokens, at debug level.
+        self.jobd.get("/v1/tasks", headers=self.auth())
+        self.jobd.get("/v1/tasks", headers={"Authorization": "Bearer " + self.token[:-1]})
+        self.jobd.post("/v1/tasks", sleep_body(), headers=self.auth())
+        log = self.jobd.logtext()
+        self.assertNotIn(self.token, log)
+        self.assertNotIn(self.token[:16], log)
+
+
+class TokenSourceTest(AuthCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="jobd-auth-")
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:
+            p.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def path(self, *names):
+        return os.path.join(self.dir, *names)
+
+    def write(self, name, text, mode=0o600):
+        p = self.path(name)
+        with open(p, "w") as f:
+            f.write(text)
+        os.chmod(p, mode)
+        return p
+
+    def spawn(self, args, env=None, dir=None):
+        p = JobdProcess(args, dir or self.dir, env=env).start()
+        self.procs.append(p)
+        return p
+
+    def stop_ok(self, p):
+        log = p.logtext()
+        self.assertEqual(p.stop(), 0, log)
+
+    def conn(self, port):
+        return http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE + 30)
+
+    def assert_token(self, port, token):
+        self.assert401(conn_request(self.conn(port), "GET", "/v1/tasks"))
+        self.assert401(conn_request(self.conn(port), "GET", "/v1/tasks", headers=bearer("x" + token)))
+        r = conn_request(self.conn(port), "GET", "/v1/tasks", headers=bearer(token))
+        self.assertEqual(r.status, 200, r)
+
+    def test_token_file_flag(self):
+        tf = self.write("my.token", "token-from-a-file\n")
+        p = self.spawn(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db"), "--token-file", tf])
+        self.assert_token(p.wait_port(), "token-from-a-file")
+        self.assertFalse(os.path.exists(self.path("jobd.token")), "jobd.token made anyway")
+        self.stop_ok(p)
+        self.assertNotIn("token-from-a-file", p.logtext())
+
+    def test_token_file_missing(self):
+        missing = self.path("none.token")
+        r = run_jobd(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db"), "--token-file", missing])
+        self.assertNotEqual(r.returncode, 0, r.stderr)
+        errs = [l for l in r.stderr.splitlines() if "error" in l]
+        self.assertEqual(len(errs), 1, r.stderr)
+        self.assertIn(missing, errs[0])
+        self.assertNotIn("listening on", r.stderr)
+        self.assertFalse(os.path.exists(missing))
+
+    def test_token_file_empty(self):
+        empty = self.write("empty.token", "\n")
+        r = run_jobd(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db"), "--token-file", empty])
+        self.assertNotEqual(r.returncode, 0, r.stderr)
+        self.assertIn(empty, r.stderr)
+        self.assertNotIn("listening on", r.stderr)
+
+    def test_credentials_directory(self):
+        creds = self.path("creds")
+        os.mkdir(creds)
+        with open(os.path.join(creds, "token"), "w") as f:
+            f.write("token-from-systemd-credentials\n")
+        p = self.spawn(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db")],
+                       env={"CREDENTIALS_DIRECTORY": creds})
+        self.assert_token(p.wait_port(), "token-from-systemd-credentials")
+        self.assertFalse(os.path.exists(self.path("jobd.token")), "jobd.token made anyway")
+        self.stop_ok(p)
+        self.assertNotIn("token-from-systemd-credentials", p.logtext())
+
+    def test_token_file_flag_beats_credentials(self):
+        creds = self.path("creds")
+        os.mkdir(creds)
+        with open(os.path.join(creds, "token"), "w") as f:
+            f.write("credential-token\n")
+        tf = self.write("my.token", "flag-token\n")
+        p = self.spawn(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db"), "--token-file", tf],
+                       env={"CREDENTIALS_DIRECTORY": creds})
+        port = p.wait_port()
+        self.assert_token(port, "flag-token")
+        self.assert401(conn_request(self.conn(port), "GET", "/v1/tasks", headers=bearer("credential-token")))
+        self.stop_ok(p)
+
+    def test_credentials_directory_without_token_falls_back(self):
+        creds = self.path("creds")
+        os.mkdir(creds)
+        p = self.spawn(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db")],
+                       env={"CREDENTIALS_DIRECTORY": creds})
+        port = p.wait_port()
+        token = read(self.path("jobd.token")).strip()
+        self.assert_token(port, token)
+        self.stop_ok(p)
+
+    def test_second_start_reuses_token(self):
+        j = Jobd(no_auth=False, db_dir=self.dir).start()
+        self.procs.append(j)
+        first = read(self.path("jobd.token"))
+        self.assertRegex(first, HEX64)
+        self.assertEqual(j.stop(), 0, j.logtext())
+        j2 = start_again(self.dir, no_auth=False)
+        self.procs.append(j2)
+        self.assertEqual(read(self.path("jobd.token")), first)
+        token = first.strip()
+        self.assertEqual(j2.get("/v1/tasks", headers=bearer(token)).status, 200)
+        self.assert401(j2.get("/v1/tasks"))
+        self.assertEqual(stat.S_IMODE(os.stat(self.path("jobd.token")).st_mode), 0o600)
+        self.assertEqual(j2.stop(), 0, j2.logtext())
+
+    def test_existing_jobd_token_used(self):
+        # An operator may write jobd.token beside the database beforehand.
+        self.write("jobd.token", "chosen-by-the-operator\n")
+        j = Jobd(no_auth=False, db_dir=self.dir).start()
+        self.procs.append(j)
+        self.assert_token(j.port, "chosen-by-the-operator")
+        self.assertEqual(read(self.path("jobd.token")), "chosen-by-the-operator\n")
+        self.assertEqual(j.stop(), 0, j.logtext())
+
+    def test_token_in_state_directory(self):
+        state = self.path("state")
+        os.mkdir(state)
+        cwd = self.path("cwd")
+        os.mkdir(cwd)
+        p = self.spawn(["--listen", "127.0.0.1:0"], env={"STATE_DIRECTORY": state}, dir=cwd)
+        port = p.wait_port()
+        tp = os.path.join(state, "jobd.token")
+        self.assertRegex(read(tp), HEX64)
+        self.assertEqual(stat.S_IMODE(os.stat(tp).st_mode), 0o600)
+        self.assert_token(port, read(tp).strip())
+        self.assertIn(tp, p.logtext())
+        self.assertFalse(os.path.exists(os.path.join(cwd, "jobd.token")))
+        self.stop_ok(p)
+
+    def test_unix_socket_needs_token_too(self):
+        sock = self.path("jobd.sock")
+        p = self.spawn(["--listen", "unix:" + sock, "--db", self.path("jobd.db")])
+        p.wait_log(r"listening on unix:")
+        token = read(self.path("jobd.token")).strip()
+        self.assert401(conn_request(UnixHTTPConnection(sock), "GET", "/v1/tasks"))
+        r = conn_request(UnixHTTPConnection(sock), "GET", "/v1/tasks", headers=bearer(token))
+        self.assertEqual(r.status, 200, r)
+        self.stop_ok(p)
+
+
+class NoAuthTest(AuthCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="jobd-noauth-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def refused(self, listens):
+        args = []
+        for l in listens:
+            args += ["--listen", l]
+        r = run_jobd(args + ["--db", os.path.join(self.dir, "jobd.db"), "--no-auth"])
+        self.assertNotEqual(r.returncode, 0, r.stderr)
+        self.assertNotRegex(r.stderr, r"jobd \S+ ready", "it served")
+        errs = [l for l in r.stderr.splitlines() if "error" in l or "refuse" in l]
+        self.assertEqual(len(errs), 1, r.stderr)
+        self.assertIn("--no-auth", errs[0])
+        return errs[0]
+
+    def test_refused_on_wildcard(self):
+        line = self.refused(["0.0.0.0:0"])
+        self.assertIn("0.0.0.0", line)
+
+    def test_refused_on_ipv6_wildcard(self):
+        line = self.refused(["[::]:0"])
+        self.assertIn("::", line)
+
+    def test_refused_if_any_listener_is_not_loopback(self):
+        self.refused(["127.0.0.1:0", "0.0.0.0:0"])
+
+    def test_unix_accepted(self):
+        sock = os.path.join(self.dir, "jobd.sock")
+        p = JobdProcess(["--listen", "unix:" + sock, "--db", os.path.join(self.dir, "jobd.db"),
+                         "--no-auth"], self.dir).start()
+        try:
+            p.wait_log(r"listening on unix:")
+            r = conn_request(UnixHTTPConnection(sock), "POST", "/v1/tasks", sleep_body(0, 7))
+            self.assertEqual(r.status, 201, r)
+            r = conn_request(UnixHTTPConnection(sock), "GET", "/v1/tasks/%d" % r.json["id"])
+            self.assertEqual(r.status, 200, r)
+            self.assertFalse(os.path.exists(os.path.join(self.dir, "jobd.token")))
+        finally:
+            log = p.logtext()
+            self.assertEqual(p.stop(), 0, log)
+
+    def test_loopback_accepted_without_token_file(self):
+        j = Jobd(db_dir=self.dir).start()   # the harness's --no-auth on 127.0.0.1
+        try:
+            self.assertEqual(j.get("/v1/tasks").status, 200)
+            self.assertFalse(os.path.exists(os.path.join(self.dir, "jobd.token")))
+            self.assertIn("no auth", j.logtext())
+        finally:
+            self.assertEqual(j.stop(), 0)
+
+
+if __name__ == "__main__":
+    jobdtest.main()
