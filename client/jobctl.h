@@ -16,7 +16,7 @@
 #define JC_EXIT_SERVER	3	/* jobd unreachable, or an unexpected answer */
 #define JC_EXIT_TIMEOUT	124	/* a wait timed out, as coreutils timeout(1) */
 
-/* A local usage error in a verb's options; jc_getopt() returns it. */
+/* Not an exit code: go on (options parsed, or an option not handled here). */
 #define JC_CONTINUE	(-1)
 
 struct jobctl;
@@ -64,9 +64,9 @@ struct jc_resp {
 	json_t		*json;
 };
 
+/* What jc_request() returns, beside an exit code when no answer came. */
 enum {
 	JC_REQ_OK = 0,		/* an answer came, whatever its status */
-	JC_REQ_FAIL = -1,	/* no answer; already reported */
 	JC_REQ_INTR = -2	/* interrupted by *stop */
 };
 
@@ -86,7 +86,6 @@ int	 jc_request(struct jobctl *, const char *, const char *, json_t *,
 void	 jc_resp_free(struct jc_resp *);
 void	 jc_http_close(struct jobctl *);
 int	 jc_fail(struct jobctl *, const char *, const struct jc_resp *);
-int	 jc_status_exit(long);
 char	*jc_escape(const char *);
 
 /* jobctl_out.c: terminal output. */

@@ -311,7 +311,7 @@ jc_sleep_opt(struct jobctl *jc, json_t *body, json_t *spec, int c,
 
 	if (c != OPT_RESULT)
 		return jc_task_opt(jc, body, c, arg);
-	if ((v = json_loads(arg, JSON_DECODE_ANY, &e)) == NULL)
+	if ((v = json_loads(arg, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e)) == NULL)
 		return jc_usage_error(jc, "--result: not JSON: %s", e.text);
 	json_object_set_new(spec, "result", v);
 	return 0;

@@ -297,7 +297,7 @@ jc_resp_free(struct jc_resp *r)
 }
 
 /* The exit code an unwanted HTTP status maps to (jobctl(1)). */
-int
+static int
 jc_status_exit(long status)
 {
 	switch (status) {

@@ -431,27 +431,41 @@ exec_proc_stat(int dirfd, const char *pid, char *buf, size_t len)
 	return strrchr(buf, ')');
 }
 
+/* Is the process named (a decimal string) in /proc at dirfd a live member
+ * of group pgid? */
+static int
+exec_member_live(int dirfd, const char *name, pid_t pgid)
+{
+	char  buf[1024], *p, state;
+	int   pgrp;
+
+	p = exec_proc_stat(dirfd, name, buf, sizeof buf);
+	/* ") S ppid pgrp ..." */
+	return p != NULL && sscanf(p, ") %c %*d %d", &state, &pgrp) == 2 &&
+	    pgrp == (int)pgid && state != 'Z' && state != 'X';
+}
+
 int
-exec_group_has_live(pid_t pgid)
+exec_group_has_live(pid_t pgid, pid_t *hint)
 {
 	DIR           *d;
 	struct dirent *de;
-	char           buf[1024], *p, state;
-	int            pgrp, live = 0;
+	char           name[32];
 
+	/* The member found last time is usually still there: no scan then. */
+	snprintf(name, sizeof name, "/proc/%d", (int)*hint);
+	if (*hint > 0 && exec_member_live(AT_FDCWD, name, pgid))
+		return 1;
+	*hint = 0;
 	if ((d = opendir("/proc")) == NULL)
 		return 1;   /* cannot tell: keep waiting */
-	while (!live && (de = readdir(d)) != NULL) {
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		p = exec_proc_stat(dirfd(d), de->d_name, buf, sizeof buf);
-		/* ") S ppid pgrp ..." */
-		if (p != NULL && sscanf(p, ") %c %*d %d", &state, &pgrp) == 2 &&
-		    pgrp == (int)pgid && state != 'Z' && state != 'X')
-			live = 1;
+	while (*hint == 0 && (de = readdir(d)) != NULL) {
+		if (isdigit((unsigned char)de->d_name[0]) &&
+		    exec_member_live(dirfd(d), de->d_name, pgid))
+			*hint = (pid_t)atoi(de->d_name);
 	}
 	closedir(d);
-	return live;
+	return *hint != 0;
 }
 
 /* When pid started, in wall-clock ms: /proc/PID/stat field 22 counts clock

@@ -51,10 +51,11 @@ int     exec_child_start(const json_t *spec, const struct exec_base *b, int64_t 
 /* "SIGTERM", "SIGRTMIN+3", "SIG99". */
 void    exec_signame(int sig, char *buf, size_t len);
 
-/* 1 if a process that is not a zombie is in group pgid (scans /proc).  An
- * orphan's zombie lingers until init reaps it, which some inits do late;
- * kill(-pgid, 0) still counts it. */
-int     exec_group_has_live(pid_t pgid);
+/* 1 if a process that is not a zombie is in group pgid.  An orphan's zombie
+ * lingers until init reaps it, which some inits do late, and kill(-pgid, 0)
+ * still counts it.  *hint (0 at first) keeps the live member found, so /proc
+ * is scanned again only once that one is gone. */
+int     exec_group_has_live(pid_t pgid, pid_t *hint);
 
 /* May a pgid recorded by an earlier run of this boot still be signalled?
  * 0 when the number now belongs to someone else. */

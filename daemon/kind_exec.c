@@ -95,13 +95,14 @@ struct exec_run {
 	size_t                in_off;
 	struct event         *timer;        /* grace deadline, then group polls */
 	int                   reaped;
-	int                   how;            /* CLD_EXITED, CLD_KILLED, CLD_DUMPED */
-	int                   status;     
+	int                   how;          /* CLD_EXITED, _KILLED, _DUMPED; 0: unknown */
+	int                   status;       /* exit code or signal number */
 	int                   term_sent;
 	int                   kill_sent;
 	int64_t               term_ms;      /* monotonic */
 	int64_t               kill_ms;
 	int                   poll_ms;
+	pid_t                 member;       /* a live member left behind, as a hint */
 	LIST_ENTRY(exec_run)  entry;
 };
 
@@ -274,7 +275,8 @@ exec_outcome_json(const struct exec_run *r, int with_signal)
 	json_object_set_new(o, "exit_code", exited ? json_integer(r->status) : json_null());
 	if (with_signal) {
 		exec_signame(r->status, name, sizeof name);
-		json_object_set_new(o, "signal", exited ? json_null() : json_string(name));
+		json_object_set_new(o, "signal", r->how == CLD_KILLED || r->how == CLD_DUMPED ?
+		    json_string(name) : json_null());
 	}
 	json_object_set_new(o, "stdout", exec_output_json(&t->out[0]));
 	json_object_set_new(o, "stderr", exec_output_json(&t->out[1]));
@@ -334,6 +336,8 @@ exec_finish(struct exec_run *r)
 	else {
 		if (r->how == CLD_EXITED)
 			snprintf(msg, sizeof msg, "exited with status %d", r->status);
+		else if (r->how != CLD_KILLED && r->how != CLD_DUMPED)
+			snprintf(msg, sizeof msg, "ended with an unknown status");
 		else {
 			exec_signame(r->status, name, sizeof name);
 			snprintf(msg, sizeof msg, "killed by signal %s%s", name,
@@ -375,7 +379,7 @@ exec_check_group(struct exec_run *r)
 
 	/* kill(-pgid, 0) is cheap and usually ESRCH; only when it is not do we
 	 * look for members that are more than zombies waiting for init. */
-	if ((kill(-r->pid, 0) == -1 && errno == ESRCH) || !exec_group_has_live(r->pid)) {
+	if ((kill(-r->pid, 0) == -1 && errno == ESRCH) || !exec_group_has_live(r->pid, &r->member)) {
 		exec_finish(r);
 		return;
 	}
@@ -422,10 +426,12 @@ exec_pid_cb(evutil_socket_t fd, short what, void *arg)
 	if (waitid(P_PIDFD, (id_t)r->pidfd, &si, WEXITED | WNOHANG) == -1) {
 		if (errno == EINTR)
 			return;   /* EV_PERSIST: we come back */
-		fatal("task %lld: waitid(pid %d): %s", (long long)r->t->id, (int)r->pid,
+		/* ECHILD: reaped behind our back (SIGCHLD set to SIG_IGN?).
+		 * The status is lost; the task must still end. */
+		log_err("task %lld: waitid(pid %d): %s", (long long)r->t->id, (int)r->pid,
 		    strerror(errno));
-	}
-	if (si.si_pid == 0)
+		si.si_code = 0;
+	} else if (si.si_pid == 0)
 		return;
 	r->reaped = 1;
 	r->how = si.si_code;

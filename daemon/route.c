@@ -174,7 +174,7 @@ route_body(struct api_call *c)
 		return -1;
 	}
 	body = httpd_req_body(c->r, &len);
-	c->body = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	c->body = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (c->body == NULL) {
 		httpd_reply_error(c->r, 400, "bad_request", NULL, "the body is not valid JSON: %s",
 		    jerr.text);

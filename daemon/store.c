@@ -420,7 +420,8 @@ store_col_json(sqlite3_stmt *st, int col)
 {
 	const char *txt = (const char *)sqlite3_column_text(st, col);
 
-	return txt ? json_loads(txt, JSON_DECODE_ANY, NULL) : NULL;
+	return txt ? json_loadb(txt, (size_t)sqlite3_column_bytes(st, col),
+	    JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
 }
 
 static void
