@@ -7,11 +7,15 @@
  *         (POST /v1/tasks, each answered after its commit), then one
  *         POST /v1/gather of all ids, answered once every task is committed
  *         succeeded.  The clock runs from the first create to that answer.
+ *   batch: the same N tasks created and awaited by one POST /v1/gather with
+ *         inline "tasks" (one commit for all creates): the exec path with
+ *         almost no HTTP cost, for comparison.
  * Prints both rates and their ratio per run and the medians.
  *
  * Build: cc -std=c11 -O2 -Wall -Wextra -o bench/bench_exec bench/bench_exec.c \
  *            $(pkg-config --cflags --libs libcurl jansson)
- * Run:   bench/bench_exec [-j daemon/jobd] [-n 2000] [-r 3] [-c 8] [-m 2]
+ * Run:   bench/bench_exec [-j daemon/jobd] [-n 2000] [-r 3] [-c 8] [-m 2] [-a flag]...
+ *        (-a passes one more flag to jobd, e.g. -a --sync -a normal)
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -40,6 +44,8 @@ extern char **environ;
 struct bench {
 	const char *jobd;
 	int         n, runs, conns, max_exec;
+	const char *extra[8];      /* more jobd flags (-a) */
+	int         nextra;
 	char        dir[64];
 	pid_t       pid;
 	int         port;
@@ -79,8 +85,9 @@ static void
 bench_start_jobd(struct bench *b)
 {
 	char        db[128], log[128], maxexec[16], line[512];
-	const char *argv[] = { b->jobd, "--listen", "127.0.0.1:0", "--db", db, "--no-auth",
-	    "--max-exec", maxexec, NULL };
+	const char *argv[20] = { b->jobd, "--listen", "127.0.0.1:0", "--db", db, "--no-auth",
+	    "--max-exec", maxexec };
+	int         i;
 	posix_spawn_file_actions_t fa;
 	double      deadline = now() + 30;
 	FILE       *f;
@@ -91,6 +98,8 @@ bench_start_jobd(struct bench *b)
 	snprintf(db, sizeof db, "%s/jobd.db", b->dir);
 	snprintf(log, sizeof log, "%s/jobd.log", b->dir);
 	snprintf(maxexec, sizeof maxexec, "%d", b->max_exec);
+	for (i = 0; i < b->nextra; i++)
+		argv[8 + i] = b->extra[i];
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -272,6 +281,67 @@ bench_gather(struct bench *b, struct conn *c, json_t *ids, struct curl_slist *hd
 	free(body);
 }
 
+/* jobd's CPU time so far (user + system), in seconds. */
+static double
+bench_jobd_cpu(const struct bench *b)
+{
+	char               path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	FILE              *f;
+	int                field;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)b->pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	p = fgets(buf, sizeof buf, f);
+	fclose(f);
+	if (p == NULL || (p = strrchr(buf, ')')) == NULL)
+		return 0;
+	for (field = 2; field < 14 && p != NULL; field++)   /* to field 14, utime */
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p + 1, "%llu %llu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / sysconf(_SC_CLK_TCK);
+}
+
+/* The same tasks created by one request (inline "tasks" of /v1/gather,
+ * one commit) that also waits for them: the exec path without HTTP cost. */
+static double
+bench_jobd_batch(struct bench *b, struct conn *c)
+{
+	struct curl_slist *hdrs = NULL;
+	json_t            *tasks = json_array(), *req, *ans, *st;
+	char              *body;
+	double             t0, t1;
+	size_t             i;
+	CURLcode           rc;
+	int                k;
+
+	for (k = 0; k < b->n; k++)
+		json_array_append_new(tasks, json_pack("{s:s, s:{s:[s]}}", "kind", "exec",
+		    "exec", "argv", "/bin/true"));
+	req = json_pack("{s:o, s:b}", "tasks", tasks, "return_exceptions", 1);
+	body = json_dumps(req, JSON_COMPACT);
+	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	t0 = now();
+	bench_post(b, c, "/v1/gather", body, hdrs);
+	if ((rc = curl_easy_perform(c->h)) != CURLE_OK)
+		die("gather: %s", curl_easy_strerror(rc));
+	ans = bench_answer(c, 200);
+	t1 = now();
+	json_array_foreach(json_object_get(ans, "states"), i, st)
+		if (strcmp(json_string_value(st), "succeeded") != 0)
+			die("task %zu ended %s", i, json_string_value(st));
+	if (i != (size_t)b->n)
+		die("gather answered %zu states for %d tasks", i, b->n);
+	json_decref(ans);
+	json_decref(req);
+	free(body);
+	curl_slist_free_all(hdrs);
+	return b->n / (t1 - t0);
+}
+
 static double
 bench_jobd(struct bench *b, struct conn *conns)
 {
@@ -319,18 +389,23 @@ main(int argc, char **argv)
 	struct bench b = { .jobd = getenv("JOBD") ? getenv("JOBD") : "daemon/jobd",
 	    .n = 2000, .runs = 3, .conns = 8, .max_exec = 2 };
 	struct conn *conns;
-	double       raw[64], jd[64], ratio[64];
+	double       raw[64], jd[64], ratio[64], cpu[64], batch[64], cpu0;
 	int          c, i;
 
-	while ((c = getopt(argc, argv, "j:n:r:c:m:")) != -1) {
+	while ((c = getopt(argc, argv, "a:j:n:r:c:m:")) != -1) {
 		switch (c) {
+		case 'a':
+			if (b.nextra == 8)
+				die("too many -a");
+			b.extra[b.nextra++] = optarg;
+			break;
 		case 'j': b.jobd = optarg; break;
 		case 'n': b.n = atoi(optarg); break;
 		case 'r': b.runs = atoi(optarg); break;
 		case 'c': b.conns = atoi(optarg); break;
 		case 'm': b.max_exec = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: bench_exec [-j jobd] [-n N] [-r runs] [-c conns] [-m max_exec]\n");
+			fprintf(stderr, "usage: bench_exec [-a jobd-flag]... [-j jobd] [-n N] [-r runs] [-c conns] [-m max_exec]\n");
 			return 2;
 		}
 	}
@@ -347,16 +422,23 @@ main(int argc, char **argv)
 	printf("exec throughput: %d runs of /bin/true, %d in flight (jobd --max-exec %d, "
 	    "%d connections), %ld CPUs\n\n", b.n, b.max_exec, b.max_exec, b.conns,
 	    sysconf(_SC_NPROCESSORS_ONLN));
-	printf("%-6s %14s %14s %8s\n", "run", "raw spawn/s", "jobd tasks/s", "ratio");
+	printf("%-6s %12s %12s %7s %14s %12s\n", "run", "raw spawn/s", "jobd task/s", "ratio",
+	    "jobd CPU/task", "batch task/s");
 	for (i = 0; i < b.runs; i++) {
 		raw[i] = bench_raw(b.n, b.max_exec);
+		cpu0 = bench_jobd_cpu(&b);
 		jd[i] = bench_jobd(&b, conns);
+		cpu[i] = (bench_jobd_cpu(&b) - cpu0) / b.n * 1e6;
 		ratio[i] = jd[i] / raw[i];
-		printf("%-6d %14.0f %14.0f %8.2f\n", i + 1, raw[i], jd[i], ratio[i]);
+		batch[i] = bench_jobd_batch(&b, &conns[0]);
+		printf("%-6d %12.0f %12.0f %7.2f %11.0f us %12.0f\n", i + 1, raw[i], jd[i], ratio[i],
+		    cpu[i], batch[i]);
 		fflush(stdout);
 	}
-	printf("%-6s %14.0f %14.0f %8.2f\n", "median", median(raw, b.runs), median(jd, b.runs),
-	    median(ratio, b.runs));
+	printf("%-6s %12.0f %12.0f %7.2f %11.0f us %12.0f\n", "median", median(raw, b.runs),
+	    median(jd, b.runs), median(ratio, b.runs), median(cpu, b.runs), median(batch, b.runs));
+	printf("\nratio = jobd task/s (created over keep-alive connections, then gathered)"
+	    " / raw spawn/s; target >= 0.7\n");
 	for (i = 0; i < b.conns; i++) {
 		curl_easy_cleanup(conns[i].h);
 		free(conns[i].buf);

@@ -59,7 +59,8 @@ listen_is_loopback(const struct sockaddr *sa)
 	return 0;
 }
 
-/* "listening on ..." with the real port (port 0 picks one): tests read it. */
+/* "listening on ..." with the real port (port 0 picks one), logged once we
+ * serve: scripts and tests wait for it. */
 static void
 listen_log(int fd)
 {
@@ -159,7 +160,6 @@ listen_systemd(struct listeners *ls, int no_auth, struct err *e)
 		if (no_auth && !listen_is_loopback((struct sockaddr *)&ss))
 			return err_set(e, 2, "--no-auth is refused: a socket from systemd is not loopback");
 		ls->fds[ls->n++] = fd;
-		listen_log(fd);
 	}
 	ls->from_systemd = 1;
 	return (int)ls->n;
@@ -185,9 +185,17 @@ listen_open(struct listeners *ls, const char *const *specs, size_t n, int no_aut
 		} else if ((fd = listen_tcp(specs[i], no_auth, e)) < 0)
 			return -1;
 		ls->fds[ls->n++] = fd;
-		listen_log(fd);
 	}
 	return 0;
+}
+
+void
+listen_announce(const struct listeners *ls)
+{
+	size_t i;
+
+	for (i = 0; i < ls->n; i++)
+		listen_log(ls->fds[i]);
 }
 
 void

@@ -20,6 +20,8 @@ struct listeners {
  * sockets systemd passed.  no_auth: refuse any listener not on loopback. */
 int  listen_open(struct listeners *ls, const char *const *specs, size_t n, int no_auth,
          struct err *e);
+/* Log each as "listening on ADDR" (once the server runs on them). */
+void listen_announce(const struct listeners *ls);
 /* Close them, and remove the unix sockets we made. */
 void listen_close(struct listeners *ls);
 

@@ -44,7 +44,14 @@ log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {
 	char line[1024];
 
+	char *p;
+
 	vsnprintf(line, sizeof line, fmt, ap);
+	/* Names and paths come from clients: a newline or an escape in them
+	 * must not forge a log line or drive a terminal. */
+	for (p = line; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	if (getenv("JOURNAL_STREAM") != NULL)
 		fprintf(stderr, "<%d>%s\n", log_prio[lvl], line);
 	else

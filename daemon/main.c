@@ -35,6 +35,8 @@ struct main_ctx {
 	struct listeners  ls;
 	char             *tls_cert, *tls_key;   /* PEM text */
 	char            **argv;                 /* config file lines + real flags */
+	int               nconfig;              /* how many of argv came from the file */
+	int               cli_listen;           /* a --listen on the command line seen */
 	struct event     *sig_ev[2];
 	struct event     *watchdog_ev;
 	struct event  *stop_ev;
@@ -159,6 +161,11 @@ main_flags(struct main_ctx *m, int argc, char **argv)
 		case OPT_TLSCERT: c->tls_cert = optarg; break;
 		case OPT_TLSKEY: c->tls_key = optarg; break;
 		case OPT_LISTEN:
+			/* The command line's listeners replace the file's. */
+			if (optind - 1 > m->nconfig && !m->cli_listen) {
+				m->cli_listen = 1;
+				c->nlisten = 0;
+			}
 			if (c->nlisten == sizeof c->listen / sizeof c->listen[0]) {
 				fprintf(stderr, "jobd: --listen: at most %zu listeners\n", c->nlisten);
 				exit(2);
@@ -197,7 +204,8 @@ main_flags(struct main_ctx *m, int argc, char **argv)
 			if (optopt != 0 && optopt < 256)
 				fprintf(stderr, "jobd: unknown option -%c\n", optopt);
 			else
-				fprintf(stderr, "jobd: unknown or incomplete option \"%s\"\n", argv[optind - 1]);
+				fprintf(stderr, "jobd: unknown or incomplete option \"%s\"%s\n",
+				    argv[optind - 1], optind - 1 <= m->nconfig ? " in the --config file" : "");
 			fputs("Try 'jobd --help'.\n", stderr);
 			exit(2);
 		}
@@ -440,6 +448,13 @@ main_start(struct main_ctx *m)
 	if ((jd->base = event_base_new()) == NULL)
 		fatal("cannot create the event loop");
 	jd->metrics = metrics_new();
+	/* Everything that can be refused comes before anything runs. */
+	main_tls(m);
+	if (listen_open(&m->ls, jd->cfg.listen, jd->cfg.nlisten, jd->cfg.no_auth, &e) < 0) {
+		log_err("%s", e.msg);
+		listen_close(&m->ls);
+		exit(e.status == 2 ? 2 : 1);
+	}
 	if ((jd->store = store_open(jd->base, jd->cfg.db_path, jd->cfg.sync_full,
 	    jd->cfg.max_db_size, &e)) == NULL)
 		fatal("%s", e.msg);
@@ -453,9 +468,6 @@ main_start(struct main_ctx *m)
 	sched_set_withdraw_hook(jd->sched, waiters_task_withdrawn);
 	if (sched_recover(jd->sched) < 0)
 		fatal("cannot load active tasks from %s", jd->cfg.db_path);
-	if (listen_open(&m->ls, jd->cfg.listen, jd->cfg.nlisten, jd->cfg.no_auth, &e) < 0)
-		fatal("%s", e.msg);
-	main_tls(m);
 	hc = (struct httpd_config){ .base = jd->base, .fds = m->ls.fds, .nfds = m->ls.n,
 	    .tls_cert = m->tls_cert, .tls_key = m->tls_key,
 	    .max_conns = jd->cfg.max_conns, .max_body = jd->cfg.max_body, .token = jd->token,
@@ -463,6 +475,7 @@ main_start(struct main_ctx *m)
 	    .dispatch = api_dispatch, .answered = main_answered, .arg = jd };
 	if ((jd->httpd = httpd_new(&hc, &e)) == NULL)
 		fatal("%s", e.msg);
+	listen_announce(&m->ls);
 	for (i = 0; i < 2; i++) {
 		m->sig_ev[i] = evsignal_new(jd->base, sigs[i], main_signal_cb, m);
 		event_add(m->sig_ev[i], NULL);
@@ -505,6 +518,7 @@ main(int argc, char **argv)
 
 	main_defaults(&m);
 	m.argv = main_config(argc, argv, &nargc);
+	m.nconfig = nargc - argc;
 	main_flags(&m, nargc, m.argv);
 	/* Writes to a closed pipe or socket must return EPIPE, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
@@ -516,7 +530,7 @@ main(int argc, char **argv)
 	event_base_dispatch(m.jd.base);
 	main_stop(&m);
 	log_info("stopped");
-	for (i = 1; i < nargc - (argc - 1); i++)
+	for (i = 1; i <= m.nconfig; i++)
 		free(m.argv[i]);      /* the config file's flags */
 	free(m.argv);
 	return 0;

@@ -128,15 +128,20 @@ class SystemdUnitTest(TempDirCase):
         self.assertEqual(r.stderr.strip(), "", r.stderr)
 
     def test_verify_catches_a_broken_unit(self):
-        # The check above must be able to fail: a wrong ExecStart path does.
+        # The checks above must be able to fail: a wrong ExecStart path or a
+        # misspelt key does.
         units = make_units(self.dir)
         p = os.path.join(units, "jobd.service")
         with open(p) as f:
-            text = f.read()
-        with open(p, "w") as f:
-            f.write(text.replace(os.path.abspath(JOBD), self.path("no-such-jobd")))
-        r = self.verify(p)
-        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+            good = f.read()
+        for broken in (good.replace(os.path.abspath(JOBD), self.path("no-such-jobd")),
+                       good.replace("WatchdogSec=", "WatchdogSecs=")):
+            self.assertNotEqual(broken, good)
+            with open(p, "w") as f:
+                f.write(broken)
+            r = self.verify(p)
+            self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertTrue(r.stderr.strip())
 
     def test_service_settings(self):
         units = make_units(self.dir)
@@ -737,6 +742,31 @@ class LogTest(TempDirCase):
         for l in lines:
             self.assertRegex(l, self.PLAIN)
         self.assertRegex(lines[-1], r"stopped")
+
+    def test_client_text_cannot_forge_lines(self):
+        # Text from a request that reaches the log (a program name, a cwd)
+        # must not start a line of its own.
+        p = self.spawn(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db"), "--no-auth",
+                        "--log-level", "debug"])
+        port = p.wait_port()
+
+        def conn():
+            return http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE + 30)
+        specs = [{"argv": [self.path("no-such\njobd: error: FORGED1")]},
+                 {"argv": ["true"], "cwd": self.path("no-such\r\njobd: error: FORGED2")},
+                 {"argv": [self.path("no-such\rjobd: error: FORGED3\x1b[2K")]}]
+        for spec in specs:
+            r = conn_request(conn(), "POST", "/v1/tasks", {"kind": "exec", "exec": spec})
+            self.assertEqual(r.status, 201, r)
+            t = wait_done(conn, r.json["id"])
+            self.assertEqual(t["error"]["type"], "spawn_failed", t)
+        self.stop_ok(p)
+        text = p.logtext()
+        self.assertNotRegex(text, r"(?m)^jobd: error: FORGED", text)
+        self.assertNotIn("\r", text)
+        self.assertNotIn("\x1b", text)
+        for l in text.splitlines():
+            self.assertRegex(l, self.PLAIN)
 
     def test_journal_prefix(self):
         p = self.spawn(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db"), "--no-auth"],
