@@ -9,9 +9,6 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
-/* <spawn.h> includes <sched.h>, which "-I daemon" would resolve to our own
- * sched.h: take struct sched_param from glibc directly. */
-#include <bits/types/struct_sched_param.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>

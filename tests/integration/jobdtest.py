@@ -461,23 +461,31 @@ def free_port(family=_socket.AF_INET, host="127.0.0.1"):
 # -- Opt-in recording of exchanges, for the OpenAPI check ---------------------
 # When $JOBD_RECORD names a file, every Jobd.request appends one JSON line
 # {"method", "path", "status", "headers", "body" (parsed, when the answer is
-# JSON), "body_len"} to it; tests/openapi/validate.mjs checks such files
-# against doc/openapi.yaml (e.g. JOBD_RECORD=/tmp/all.jsonl make check).
-# Without the variable nothing changes.
-def record_exchange(method, path, resp):
+# JSON), "body_len", "request_body" (the JSON sent, if any)} to it;
+# tests/openapi/validate.mjs checks such files against doc/openapi.yaml
+# (e.g. JOBD_RECORD=/tmp/all.jsonl make check).  Without the variable
+# nothing changes.
+def record_exchange(method, path, resp, request_body=None):
     """Append one exchange (a Response) to $JOBD_RECORD, if it is set."""
     dest = os.environ.get("JOBD_RECORD")
     if not dest:
         return
     ex = {"method": method, "path": path, "status": resp.status,
           "headers": dict(resp.headers), "body_len": len(resp.body or b"")}
+    if request_body is not None:
+        ex["request_body"] = request_body
     ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json" or ctype.endswith("+json"):
         try:
             ex["body"] = json.loads(resp.body)
         except ValueError as e:
             ex["body_error"] = str(e)
-    line = (json.dumps(ex) + "\n").encode()
+    try:
+        line = json.dumps(ex, allow_nan=False)
+    except ValueError:          # NaN or Infinity sent on purpose: not JSON
+        ex.pop("request_body", None)
+        line = json.dumps(ex, allow_nan=False)
+    line = (line + "\n").encode()
     fd = os.open(dest, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line)      # one write on O_APPEND: lines never interleave
@@ -485,10 +493,28 @@ def record_exchange(method, path, resp):
         os.close(fd)
 
 
+def _sent_json(args, kwargs):
+    """The JSON object a Jobd.request call sent as its body, or None."""
+    names = ("body", "headers", "raw")
+    given = dict(zip(names, args))
+    given.update({k: v for k, v in kwargs.items() if k in names})
+    if given.get("body") is not None:
+        return given["body"]
+    raw, headers = given.get("raw"), given.get("headers") or {}
+    ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    if raw is None or not ctype.lower().startswith("application/json"):
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
 def _recording(request):
     def recorded(self, method, path, *args, **kwargs):
         r = request(self, method, path, *args, **kwargs)
-        record_exchange(method, path, r)
+        if os.environ.get("JOBD_RECORD"):
+            record_exchange(method, path, r, _sent_json(args, kwargs))
         return r
     recorded.__doc__ = request.__doc__
     recorded.__wrapped__ = request

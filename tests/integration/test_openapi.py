@@ -20,19 +20,18 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
-import time
 import unittest
 
 import jobdtest
-from jobdtest import DEADLINE, Jobd, Response, wait_until
+from jobdtest import DEADLINE, Jobd, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
 OPENAPI_DIR = os.path.join(SRC, "tests", "openapi")
-VALIDATE = os.path.join(OPENAPI_DIR, "validate.mjs")
 DOC = os.path.join(SRC, "doc", "openapi.yaml")
 NPM_DEPS = ("@seriousme/openapi-schema-validator", "ajv", "ajv-formats", "yaml")
 
@@ -63,39 +62,54 @@ EXPECTED = {
 }
 
 
+def validator_dir():
+    """Where the validator runs: the source tree's tests/openapi, or a copy
+    in the build tree when the source tree is read-only (make distcheck)."""
+    mods = os.path.join(OPENAPI_DIR, "node_modules")
+    if os.access(OPENAPI_DIR, os.W_OK) or os.path.isdir(mods):
+        return OPENAPI_DIR
+    d = os.path.join(os.path.abspath(jobdtest.TOP_BUILD), "tests", "openapi")
+    os.makedirs(d, exist_ok=True)
+    for f in ("package.json", "package-lock.json", "validate.mjs"):
+        shutil.copyfile(os.path.join(OPENAPI_DIR, f), os.path.join(d, f))
+    return d
+
+
 def node_ready():
-    """node with the validator's packages installed; raises if impossible."""
+    """(node, directory of validate.mjs with its packages installed); raises
+    if that cannot be had."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         raise AssertionError("node and npm are needed for the OpenAPI check "
                              "(Debian: apt-get install nodejs npm)")
-    mods = os.path.join(OPENAPI_DIR, "node_modules")
+    where = validator_dir()
+    mods = os.path.join(where, "node_modules")
 
     def complete():
         return all(os.path.exists(os.path.join(mods, d, "package.json")) for d in NPM_DEPS)
 
     if complete():
-        return node
+        return node, where
     # Two runs of the suite at once must not both run npm ci on one tree.
     lock = os.path.join(tempfile.gettempdir(), "jobd-npm-%s.lock"
-                        % hashlib.sha1(OPENAPI_DIR.encode()).hexdigest()[:12])
+                        % hashlib.sha1(where.encode()).hexdigest()[:12])
     with open(lock, "w") as lf:
         fcntl.flock(lf, fcntl.LOCK_EX)
         if not complete():
             p = subprocess.run([npm, "ci", "--prefer-offline", "--no-audit", "--no-fund",
-                                "--loglevel=error"], cwd=OPENAPI_DIR, stdin=subprocess.DEVNULL,
+                                "--loglevel=error"], cwd=where, stdin=subprocess.DEVNULL,
                                capture_output=True, text=True, timeout=600)
             if p.returncode != 0 or not complete():
                 raise AssertionError("npm ci in %s failed (%d):\n%s%s"
-                                     % (OPENAPI_DIR, p.returncode, p.stdout, p.stderr))
-    return node
+                                     % (where, p.returncode, p.stdout, p.stderr))
+    return node, where
 
 
 def run_validator(*args):
-    node = node_ready()
-    return subprocess.run([node, VALIDATE, DOC] + list(args), cwd=OPENAPI_DIR,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=300)
+    node, where = node_ready()
+    return subprocess.run([node, os.path.join(where, "validate.mjs"), DOC] + list(args),
+                          cwd=where, stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=300)
 
 
 def waiting_clients(jobd):
@@ -172,6 +186,11 @@ class Test1Contract(jobdtest.JobdTestCase):
         cls.target = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Target)
         threading.Thread(target=cls.target.serve_forever, daemon=True).start()
         cls.turl = "http://127.0.0.1:%d" % cls.target.server_address[1]
+        # Bound but not listening: connecting to it is refused, and no one
+        # else can take the port meanwhile.
+        cls.closed = socket.socket()
+        cls.closed.bind(("127.0.0.1", 0))
+        cls.closed_port = cls.closed.getsockname()[1]
 
     @classmethod
     def tearDownClass(cls):
@@ -179,6 +198,7 @@ class Test1Contract(jobdtest.JobdTestCase):
         open(os.path.join(cls.tmp, "release"), "w").close()
         cls.target.shutdown()
         cls.target.server_close()
+        cls.closed.close()
         super().tearDownClass()
 
     # -- helpers -----------------------------------------------------------
@@ -314,12 +334,13 @@ class Test1Contract(jobdtest.JobdTestCase):
             ({"method": "POST", "url": self.turl + "/echo", "headers": {"Content-Type": "text/x-test"},
               "body": "ping", "follow_redirects": False, "connect_timeout": 5,
               "insecure": False}, "succeeded"),
-            ({"url": "http://127.0.0.1:%d/" % jobdtest.free_port()}, "failed"),
+            ({"url": "http://127.0.0.1:%d/" % self.closed_port}, "failed"),
         ]
         for spec, state in cases:
             t = self.done(j.create("http", spec)["id"])
             self.assertEqual(t["state"], state, (spec, t))
             self.assertEqual(t["spec"]["method"], spec.get("method", "GET"))
+        self.assertIn("curl_code", t["error"])
         self.assertError(j.get("/v1/tasks/%d/stdout" % t["id"]), 404, "not_found")
 
     def test_06_list(self):

@@ -10,15 +10,18 @@
 //     operation must be complete (operationId, summary, responses, path
 //     parameters declared).
 // (b) Each line of a recording is one exchange
-//     {"method", "path", "status", "headers", "body"?, "body_len"?} as written
-//     by tests/integration/jobdtest.py when JOBD_RECORD is set.  Its path is
+//     {"method", "path", "status", "headers", "body"?, "body_len"?,
+//     "request_body"?} as written by tests/integration/jobdtest.py when
+//     JOBD_RECORD is set.  Its path is
 //     matched against the templates (a path parameter must satisfy its
 //     schema), and its answer must be documented for that operation and
 //     status: required headers present and valid, the media type one of the
 //     documented ones, a JSON body valid against the schema.  A request that
 //     matches no operation is checked against the document's
 //     x-unmatched-requests (404 for an unknown path, 405 with Allow for a
-//     method the path does not have).
+//     method the path does not have).  A request body that jobd accepted
+//     (2xx) must be valid against the operation's request schema: the
+//     document may not refuse what jobd takes.
 //
 // Prints one line per failure and exits 1 if there was any; else prints a
 // summary line and exits 0.  --coverage FILE writes the (method, template,
@@ -139,6 +142,12 @@ function makeAjv(doc) {
 }
 
 async function checkDocument(docPath) {
+	try {
+		parseYaml(readFileSync(docPath, "utf8"));
+	} catch (e) {
+		fail(`${docPath}: cannot be read as YAML: ${e.message.split("\n")[0]}`);
+		return null;
+	}
 	const v = new Validator({ strict: false });
 	const res = await v.validate(docPath);
 	if (!res.valid) {
@@ -228,7 +237,8 @@ function paramOk(doc, param, raw) {
 	return true;
 }
 
-// The operation for (method, path): {template, item, op} or {template, item} or {}.
+// The path item whose template matches path (each path parameter valid):
+// {template, item}, or {} when none does.
 function findRoute(doc, path) {
 	for (const [template, item] of Object.entries(doc.paths)) {
 		const names = [];
@@ -329,6 +339,15 @@ function checkExchange(ctx, ex, label) {
 		}
 	}
 	ctx.seen.add(`${ex.method.toUpperCase()} ${template ?? "?"} ${status}`);
+	// jobd must refuse what the document refuses: a body it accepted (2xx)
+	// must be valid against the documented request schema.
+	const reqSchema = op?.requestBody?.content?.["application/json"]?.schema;
+	if (reqSchema && /^2/.test(status) && ex.request_body !== undefined) {
+		const v = schemaValidator(ctx.ajv, `${key}|request`, reqSchema);
+		if (!v(ex.request_body))
+			fail(`${label}: ${ex.method} ${ex.path}: jobd answered ${status} to a body the document refuses: ` +
+			    `${fmtErrors(v.errors)}; request: ${JSON.stringify(ex.request_body).slice(0, 400)}`);
+	}
 	const r = responses[status] ?? responses.default;
 	if (r === undefined)
 		return fail(`${label}: ${ex.method} ${ex.path}: status ${status} is not documented for ${key} ` +
