@@ -100,6 +100,17 @@ kind_sleep_cancel(struct task *t)
 		kind_sleep_finish(t->kstate, 0);
 }
 
+/* Shutdown: the task stays running in the database and resumes later. */
+static void
+kind_sleep_release(struct task *t)
+{
+	struct sleep_state *ss = t->kstate;
+
+	event_free(ss->timer);
+	free(ss);
+	t->kstate = NULL;
+}
+
 static int
 kind_sleep_resume(struct task *t, const struct kind_env *env)
 {
@@ -119,5 +130,6 @@ const struct kind_ops kind_sleep_ops = {
 	.start = kind_sleep_start,
 	.cancel = kind_sleep_cancel,
 	.resume = kind_sleep_resume,
+	.release = kind_sleep_release,
 	.slots = kind_sleep_slots,
 };

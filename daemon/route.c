@@ -181,6 +181,8 @@ route_body(struct api_call *c)
 		return -1;
 	}
 	if (!json_is_object(c->body)) {
+		json_decref(c->body);
+		c->body = NULL;
 		httpd_reply_error(c->r, 400, "bad_request", NULL, "the body must be a JSON object");
 		return -1;
 	}

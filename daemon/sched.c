@@ -39,6 +39,7 @@ struct sched {
 	int64_t             last_id;
 	void              (*on_done)(void *arg, struct task *t);
 	void              (*on_withdraw)(void *arg, struct task *t);
+	struct task_queue   starting;      /* running, started after the commit */
 	void               *on_done_arg;
 };
 
@@ -73,6 +74,7 @@ sched_new(struct jobd *jd)
 	if ((s = calloc(1, sizeof *s)) == NULL)
 		fatal("out of memory");
 	s->jd = jd;
+	TAILQ_INIT(&s->starting);
 	for (k = kind_all(); *k != NULL; k++)
 		n++;
 	if ((s->kinds = calloc(n, sizeof *s->kinds)) == NULL)
@@ -215,19 +217,30 @@ sched_arm_deadline(struct sched *s, struct task *t)
 	evtimer_add(t->deadline_ev, &tv);
 }
 
+/* Take a slot and stage "running"; the kind starts once that is committed,
+ * so nothing runs that a crash could forget, and the create, the start and
+ * the 201 share one commit. */
 static void
 sched_start(struct sched_kind *sk, struct task *t)
 {
 	sk->running++;
 	sched_transition(sk->sched, t, TASK_RUNNING);
 	sched_arm_deadline(sk->sched, t);
-	sk->ops->start(t, &sk->env);
+	t->starting = 1;
+	TAILQ_INSERT_TAIL(&sk->sched->starting, t, queue_entry);
 }
 
-/* Start pending tasks while slots are free.  A task starts only once its
- * creation is committed: nothing runs that a crash could make unknown.  A
- * start may finish at once (spawn failed) and call back here: the outer
- * loop carries on instead. */
+/* Stopped before its kind ever started: nothing to stop but the slot. */
+static void
+sched_stop_unstarted(struct sched_kind *sk, struct task *t)
+{
+	TAILQ_REMOVE(&sk->sched->starting, t, queue_entry);
+	t->starting = 0;
+	sched_kind_done(sk, t, 0, NULL, NULL);
+}
+
+/* Start pending tasks while slots are free.  A start may finish at once
+ * (spawn failed) and call back here: the outer loop carries on instead. */
 static void
 sched_pump(struct sched_kind *sk)
 {
@@ -237,7 +250,7 @@ sched_pump(struct sched_kind *sk)
 		return;
 	sk->pumping = 1;
 	while ((sk->limit == 0 || sk->running < sk->limit) &&
-	    (t = TAILQ_FIRST(&sk->pending)) != NULL && !t->is_new) {
+	    (t = TAILQ_FIRST(&sk->pending)) != NULL) {
 		TAILQ_REMOVE(&sk->pending, t, queue_entry);
 		sk->npending--;
 		sched_start(sk, t);
@@ -320,6 +333,7 @@ sched_create(struct sched *s, struct task_spec *spec)
 	sk = t->owner;
 	TAILQ_INSERT_TAIL(&sk->pending, t, queue_entry);
 	sk->npending++;
+	sched_pump(sk);
 	return t;
 }
 
@@ -342,17 +356,33 @@ sched_cancel(struct sched *s, struct task *t, enum task_stop why)
 		return 0;          /* already stopping: the first reason stands */
 	t->stop = why;
 	store_stage(s->jd->store, t);
-	sk->ops->cancel(t);
+	if (t->starting)
+		sched_stop_unstarted(sk, t);
+	else
+		sk->ops->cancel(t);
 	return 0;
 }
 
 void
 sched_batch_committed(struct sched *s)
 {
-	size_t i;
+	struct task_queue  now = TAILQ_HEAD_INITIALIZER(now);
+	struct task       *t;
 
-	for (i = 0; i < s->nkinds; i++)
-		sched_pump(&s->kinds[i]);
+	if (s->jd->stopping)
+		return;     /* left running in the database: resumed at restart */
+	TAILQ_CONCAT(&now, &s->starting, queue_entry);
+	while ((t = TAILQ_FIRST(&now)) != NULL) {
+		struct sched_kind *sk = t->owner;
+
+		TAILQ_REMOVE(&now, t, queue_entry);
+		t->starting = 0;
+		sk->ops->start(t, &sk->env);
+		/* What the kind recorded at start (a process group) must reach
+		 * the disk too, so that a restart can clean up after it. */
+		if (t->state == TASK_RUNNING && !t->dirty && t->pgid != 0)
+			store_stage_soon(s->jd->store, t);
+	}
 }
 
 void
@@ -369,6 +399,13 @@ sched_withdraw(struct sched *s, struct task *t)
 	if (t->state == TASK_PENDING) {
 		TAILQ_REMOVE(&sk->pending, t, queue_entry);
 		sk->npending--;
+	} else if (t->starting) {
+		TAILQ_REMOVE(&s->starting, t, queue_entry);
+		sk->running--;
+		if (t->deadline_ev != NULL)
+			event_free(t->deadline_ev);
+		t->deadline_ev = NULL;
+		sched_pump(sk);
 	}
 	log_warn("task %lld: not created: the database is full", (long long)t->id);
 	if (s->on_withdraw != NULL)

@@ -59,6 +59,7 @@ struct store {
 	sqlite3_stmt       *st[ST_N];
 	struct event       *flush_ev;
 	struct event       *retry_ev;
+	struct event       *soon_ev;
 	struct task_list    staged;
 	int64_t            *deletes;      /* staged deletes */
 	size_t              ndeletes, capdeletes;
@@ -189,6 +190,7 @@ store_open(struct event_base *base, const char *path, int sync_full, int64_t max
 	}
 	s->flush_ev = event_new(base, -1, 0, store_flush_cb, s);
 	s->retry_ev = evtimer_new(base, store_flush_cb, s);
+	s->soon_ev = evtimer_new(base, store_flush_cb, s);
 	return s;
 fail:
 	store_close(s);
@@ -212,6 +214,8 @@ store_close(struct store *s)
 		event_free(s->flush_ev);
 	if (s->retry_ev)
 		event_free(s->retry_ev);
+	if (s->soon_ev)
+		event_free(s->soon_ev);
 	free(s->deletes);
 	free(s);
 }
@@ -239,6 +243,17 @@ store_stage(struct store *s, struct task *t)
 		TAILQ_INSERT_TAIL(&s->staged, t, dirty_entry);
 	}
 	store_schedule(s);
+}
+
+void
+store_stage_soon(struct store *s, struct task *t)
+{
+	if (!t->dirty) {
+		t->dirty = 1;
+		TAILQ_INSERT_TAIL(&s->staged, t, dirty_entry);
+	}
+	if (!evtimer_pending(s->soon_ev, NULL) && !evtimer_pending(s->retry_ev, NULL))
+		evtimer_add(s->soon_ev, (&(struct timeval){ 0, STORE_SOON_MS * 1000 }));
 }
 
 void
@@ -385,6 +400,7 @@ store_flush(struct store *s)
 	}
 	TAILQ_CONCAT(&done, &s->staged, dirty_entry);
 	s->ndeletes = 0;
+	evtimer_del(s->soon_ev);
 	while ((t = TAILQ_FIRST(&done)) != NULL) {
 		TAILQ_REMOVE(&done, t, dirty_entry);
 		t->dirty = 0;

@@ -32,6 +32,11 @@ void          store_set_hooks(struct store *s, const struct store_hooks *h);
 /* Stage t's current state to be written at the end of this turn. */
 void          store_stage(struct store *s, struct task *t);
 void          store_stage_delete(struct store *s, int64_t id);
+/* Stage t without a commit of its own: it rides on the next one, which
+ * comes within STORE_SOON_MS.  For what no answer reports (an exec task's
+ * process group), so that busy loops do not pay an fsync for it. */
+#define STORE_SOON_MS 2
+void          store_stage_soon(struct store *s, struct task *t);
 /* Something is staged and not yet committed. */
 int           store_dirty(const struct store *s);
 /* Commit what is staged now (at shutdown); 0 or -1. */

@@ -57,6 +57,7 @@ struct task {
 	struct watch_list      watches;       /* waiters on this task */
 	int                    dirty;         /* staged, not yet committed */
 	int                    is_new;        /* never committed */
+	int                    starting;      /* running, kind started after the commit */
 	TAILQ_ENTRY(task)      dirty_entry;   /* store's staged list */
 	TAILQ_ENTRY(task)      queue_entry;   /* sched's pending queue */
 };
