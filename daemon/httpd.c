@@ -219,7 +219,8 @@ httpd_reply_bytes(struct req *r, unsigned status, const char *ctype, void *data,
 void
 httpd_reply_json(struct req *r, unsigned status, json_t *body)
 {
-	char  *txt = json_dumps(body, JSON_COMPACT);
+	/* 15 digits: 0.1 reads back as 0.1, not 0.10000000000000001. */
+	char  *txt = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	size_t len;
 
 	json_decref(body);

@@ -193,7 +193,16 @@ static int
 route_guard(struct jobd *jd, struct req *r, const struct route *rt)
 {
 	const char *origin = httpd_req_header(r, "Origin");
+	const char *site = httpd_req_header(r, "Sec-Fetch-Site");
 
+	/* An <img> or a GET form carries no Origin, but browsers say where it
+	 * came from: only the user's own navigation ("none") may pass. */
+	if (origin == NULL && site != NULL && strcmp(site, "none") != 0 &&
+	    strcmp(site, "same-origin") != 0) {
+		httpd_reply_error(r, 403, "forbidden", NULL,
+		    "requests from web pages (Sec-Fetch-Site: %s) are not allowed", site);
+		return -1;
+	}
 	if (origin != NULL && !route_in_list(jd->cfg.allow_origin, origin, strlen(origin))) {
 		httpd_reply_error(r, 403, "forbidden", NULL, "requests from browser origin %s are not allowed",
 		    origin);

@@ -289,7 +289,8 @@ store_bind_json(sqlite3_stmt *st, int col, const json_t *j)
 {
 	char *txt;
 
-	if (j == NULL || (txt = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
+	if (j == NULL || (txt = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY |
+	    JSON_REAL_PRECISION(17))) == NULL)
 		sqlite3_bind_null(st, col);
 	else
 		sqlite3_bind_text(st, col, txt, -1, free);
