@@ -134,7 +134,11 @@ store_configure(struct store *s, int sync_full, int64_t max_bytes, struct err *e
 	int           i, page = 4096;
 
 	sqlite3_busy_timeout(s->db, 5000);
-	if (store_exec(s, "PRAGMA journal_mode = WAL", e) < 0 ||
+	/* jobd is the database's only user (the flock says so): holding
+	 * SQLite's locks for good saves its fcntl calls on every commit and
+	 * keeps the WAL index in our memory. */
+	if (store_exec(s, "PRAGMA locking_mode = EXCLUSIVE", e) < 0 ||
+	    store_exec(s, "PRAGMA journal_mode = WAL", e) < 0 ||
 	    store_exec(s, sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL", e) < 0 ||
 	    store_exec(s, "PRAGMA journal_size_limit = 67108864", e) < 0 ||
 	    store_exec(s, "PRAGMA foreign_keys = ON", e) < 0 ||
