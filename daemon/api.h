@@ -20,6 +20,8 @@ typedef void (*api_fn)(struct api_call *c);
 
 /* httpd's dispatch hook: checks common to every route, then the handler. */
 void api_dispatch(void *arg, struct req *r);
+/* httpd's body hook: does the route for method and path take a JSON body? */
+int  api_wants_body(void *arg, const char *method, const char *path);
 
 void api_task_create(struct api_call *c);
 void api_task_list(struct api_call *c);

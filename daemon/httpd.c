@@ -45,6 +45,7 @@ struct req {
 	char                  *body;
 	size_t                 len, cap;
 	size_t                 seen;        /* body bytes received, kept or not */
+	int                    wants_body;  /* else its body is dropped unread */
 	struct query_arg      *query;
 	size_t                 nquery, capquery;
 	void                  *data;        /* the handler's */
@@ -350,13 +351,17 @@ static int
 httpd_append_body(struct req *r, const char *data, size_t n)
 {
 	r->seen += n;
+	/* Drain a little past the cap so the 413 keeps the connection; an
+	 * endless body drops the connection. */
+	if (r->seen > 2 * r->h->cfg.max_body + 65536)
+		return -1;
+	if (!r->wants_body)
+		return 0;      /* a route without a body ignores it */
 	if (r->seen > r->h->cfg.max_body) {
 		free(r->body);
 		r->body = NULL;
 		r->len = 0;
-		/* Drain a little past the cap so the 413 keeps the connection;
-		 * an endless body is dropped. */
-		return r->seen > 2 * r->h->cfg.max_body + 65536 ? -1 : 0;
+		return 0;
 	}
 	if (r->len + n + 1 > r->cap) {
 		r->cap = (r->len + n + 1) * 2;
@@ -397,8 +402,9 @@ httpd_first_call(struct httpd *h, struct MHD_Connection *c, const char *url,
 	r->method = method;
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);
 	*con_cls = r;
+	r->wants_body = h->cfg.wants_body(h->cfg.arg, method, url);
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl != NULL && strtoull(cl, NULL, 10) > h->cfg.max_body) {
+	if (r->wants_body && cl != NULL && strtoull(cl, NULL, 10) > h->cfg.max_body) {
 		/* Early: MHD closes the connection and never reads the body. */
 		httpd_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large", NULL,
 		    "the request body is larger than %zu bytes", h->cfg.max_body);
@@ -412,7 +418,7 @@ static enum MHD_Result
 httpd_dispatch(struct httpd *h, struct req *r)
 {
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, httpd_query_cb, r);
-	if (r->seen > h->cfg.max_body)
+	if (r->wants_body && r->seen > h->cfg.max_body)
 		httpd_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large", NULL,
 		    "the request body is larger than %zu bytes", h->cfg.max_body);
 	else

@@ -23,6 +23,8 @@ struct httpd_config {
 	const char        *token;           /* NULL: no auth */
 	/* Answers that report state wait while this says something is staged. */
 	int              (*must_hold)(void *arg);
+	/* Does this request take a body?  Others' bodies are read and dropped. */
+	int              (*wants_body)(void *arg, const char *method, const char *path);
 	/* Route and answer one request (the API). */
 	void             (*dispatch)(void *arg, struct req *r);
 	/* Optional: every answered request, its status and seconds taken. */

@@ -472,7 +472,8 @@ main_start(struct main_ctx *m)
 	    .tls_cert = m->tls_cert, .tls_key = m->tls_key,
 	    .max_conns = jd->cfg.max_conns, .max_body = jd->cfg.max_body, .token = jd->token,
 	    .must_hold = main_must_hold,
-	    .dispatch = api_dispatch, .answered = main_answered, .arg = jd };
+	    .wants_body = api_wants_body, .dispatch = api_dispatch,
+	    .answered = main_answered, .arg = jd };
 	if ((jd->httpd = httpd_new(&hc, &e)) == NULL)
 		fatal("%s", e.msg);
 	listen_announce(&m->ls);

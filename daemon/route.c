@@ -224,6 +224,17 @@ route_guard(struct jobd *jd, struct req *r, const struct route *rt)
 	return 0;
 }
 
+int
+api_wants_body(void *arg, const char *method, const char *path)
+{
+	const struct route *rt;
+	char                allow[64];
+	int64_t             id;
+
+	rt = route_find(method, path, &id, allow, sizeof allow);
+	return rt != NULL && (rt->flags & ROUTE_BODY);
+}
+
 void
 api_dispatch(void *arg, struct req *r)
 {
