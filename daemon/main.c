@@ -66,7 +66,7 @@ main_usage(FILE *f)
 	    "  --kill-grace SECONDS   SIGTERM to SIGKILL grace for exec tasks (default 5)\n"
 	    "  --max-output BYTES     output kept per stream of a task (default 1048576)\n"
 	    "  --max-body BYTES       largest request body (default 1048576)\n"
-	    "  --max-connections N    concurrent HTTP connections (default 10240)\n"
+	    "  --max-connections N    concurrent HTTP connections (default 16384)\n"
 	    "  --sync full|normal     SQLite synchronous mode (default full: survives power loss)\n"
 	    "  --max-db-size BYTES    refuse new tasks (507) once the database is this big\n"
 	    "  --allow-origin LIST    comma-separated browser origins allowed to call jobd\n"
@@ -119,7 +119,7 @@ main_defaults(struct main_ctx *m)
 	c->kill_grace = 5;
 	c->max_output = 1 << 20;
 	c->max_body = 1 << 20;
-	c->max_conns = 10240;
+	c->max_conns = 16384;
 }
 
 static void
@@ -445,7 +445,14 @@ main_start(struct main_ctx *m)
 	int                i;
 	static const int   sigs[2] = { SIGTERM, SIGINT };
 
-	if ((jd->base = event_base_new()) == NULL)
+	struct event_config *ecfg = event_config_new();
+
+	/* epoll_wait counts in whole milliseconds: a timerfd lets a task's end
+	 * wake its waiters within microseconds, not up to a millisecond late. */
+	event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	jd->base = event_base_new_with_config(ecfg);
+	event_config_free(ecfg);
+	if (jd->base == NULL)
 		fatal("cannot create the event loop");
 	jd->metrics = metrics_new();
 	/* Everything that can be refused comes before anything runs. */

@@ -97,14 +97,19 @@ time_parse_id(const char *s, int64_t *out)
 	return 0;
 }
 
+/* Counted in microseconds: a whole-millisecond "now" would make every
+ * timer up to a millisecond late. */
 struct timeval
 time_until(int64_t at_ms)
 {
-	int64_t d = at_ms - time_now_ms();
+	struct timespec ts;
+	int64_t         d;
 
+	clock_gettime(CLOCK_REALTIME, &ts);
+	d = at_ms * 1000 - ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 	if (d < 0)
 		d = 0;
-	return (struct timeval){ .tv_sec = d / 1000, .tv_usec = (d % 1000) * 1000 };
+	return (struct timeval){ .tv_sec = d / 1000000, .tv_usec = d % 1000000 };
 }
 
 struct timeval
