@@ -91,7 +91,7 @@ db_row(sqlite3_stmt *st, int64_t id, int finished, int64_t t)
 		sqlite3_bind_null(st, 6);
 		sqlite3_bind_null(st, 9);
 	}
-	if (id % 7 == 0)
+	if (finished && id % 7 == 0)	/* a pending one would time out mid-run */
 		sqlite3_bind_double(st, 7, 60);
 	else
 		sqlite3_bind_null(st, 7);
