@@ -325,10 +325,11 @@ main_answered(void *arg, unsigned status, double seconds)
 }
 
 static void
-main_batch_done(void *arg)
+main_batch_done(void *arg, unsigned n)
 {
 	struct jobd *jd = arg;
 
+	metrics_commit(jd->metrics, n);
 	sched_batch_committed(jd->sched);
 	httpd_commit_done(jd->httpd);
 }

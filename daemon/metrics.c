@@ -28,6 +28,7 @@ struct metrics {
 	uint64_t         created[METRICS_KINDS];
 	uint64_t         finished[METRICS_KINDS][TASK_NSTATES];
 	struct histogram run_time[METRICS_KINDS];
+	uint64_t         commits, committed_rows;
 };
 
 struct metrics *
@@ -75,6 +76,13 @@ metrics_request(struct metrics *m, unsigned status, double seconds)
 {
 	m->requests[status >= 100 && status < 600 ? status / 100 : 0]++;
 	metrics_observe(&m->request_time, seconds);
+}
+
+void
+metrics_commit(struct metrics *m, unsigned n)
+{
+	m->commits++;
+	m->committed_rows += n;
 }
 
 void
@@ -128,6 +136,12 @@ metrics_render(const struct metrics *m, FILE *f)
 	fputs("# HELP jobd_http_request_duration_seconds Time from a request's headers to its answer.\n"
 	    "# TYPE jobd_http_request_duration_seconds histogram\n", f);
 	metrics_histogram(f, "jobd_http_request_duration_seconds", "", &m->request_time);
+	fputs("# HELP jobd_commits_total Database transactions committed (one fsync each).\n"
+	    "# TYPE jobd_commits_total counter\n", f);
+	fprintf(f, "jobd_commits_total %llu\n", (unsigned long long)m->commits);
+	fputs("# HELP jobd_committed_task_rows_total Task rows written by those commits.\n"
+	    "# TYPE jobd_committed_task_rows_total counter\n", f);
+	fprintf(f, "jobd_committed_task_rows_total %llu\n", (unsigned long long)m->committed_rows);
 	fputs("# HELP jobd_tasks_created_total Tasks created since start, by kind.\n"
 	    "# TYPE jobd_tasks_created_total counter\n", f);
 	for (k = kind_all(), i = 0; *k != NULL; k++, i++)

@@ -385,6 +385,7 @@ store_flush(struct store *s)
 {
 	struct task_list done = TAILQ_HEAD_INITIALIZER(done);
 	struct task     *t;
+	unsigned         n = 0;
 	int              rc;
 
 	if (!store_dirty(s))
@@ -410,11 +411,12 @@ store_flush(struct store *s)
 		TAILQ_REMOVE(&done, t, dirty_entry);
 		t->dirty = 0;
 		t->is_new = 0;
+		n++;
 		if (s->hooks.committed)
 			s->hooks.committed(s->hooks.arg, t);
 	}
 	if (s->hooks.batch_done)
-		s->hooks.batch_done(s->hooks.arg);
+		s->hooks.batch_done(s->hooks.arg, n);
 	return 0;
 }
 

@@ -15,8 +15,8 @@ struct list_spec;
 struct store_hooks {
 	/* After each successful commit: once per task committed in it ... */
 	void (*committed)(void *arg, struct task *t);
-	/* ... then once for the whole batch. */
-	void (*batch_done)(void *arg);
+	/* ... then once for the whole batch of n task rows. */
+	void (*batch_done)(void *arg, unsigned n);
 	/* A commit failed for lack of space: each task created in the batch is
 	 * withdrawn (the rest stays staged and is retried). */
 	void (*withdrawn)(void *arg, struct task *t);

@@ -120,6 +120,12 @@ class MetricsTest(JobdTestCase):
         _, mid = self.scrape()
         self.assertEqual(value(mid, "jobd_tasks_created", "jobd_tasks_created_total",
                                kind="sleep"), created0 + 2)
+        # Each create was committed (in one or two transactions) before its 201.
+        self.assertGreaterEqual(value(mid, "jobd_commits", "jobd_commits_total"),
+                                value(before, "jobd_commits", "jobd_commits_total") + 1)
+        self.assertGreaterEqual(value(mid, "jobd_committed_task_rows", "jobd_committed_task_rows_total"),
+                                value(before, "jobd_committed_task_rows",
+                                      "jobd_committed_task_rows_total") + 2)
         self.assertGreaterEqual(value(mid, "jobd_tasks", "jobd_tasks", kind="sleep",
                                       state="running"), 1)
         # A client parked on the long sleep shows as a waiting client.
