@@ -82,13 +82,9 @@ class Jobd:
         """Stop jobd with sig; return its exit code."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
+        rc = terminate(self.proc, sig, timeout)
+        if rc is None:
+            rc = self.proc.returncode
         self.proc = None
         self.log.close()
         return rc
@@ -156,6 +152,18 @@ class Jobd:
             if time.monotonic() > deadline:
                 raise AssertionError("task %d stuck in %s, wanted %s" % (tid, t["state"], states))
             time.sleep(0.02)
+
+
+def terminate(proc, sig=signal.SIGTERM, timeout=DEADLINE):
+    """Signal proc if it still runs; its exit code, or None if it had to be killed."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
 
 
 def wait_until(pred, timeout=DEADLINE, interval=0.02, what="condition"):
@@ -426,16 +434,38 @@ class JobdProcess:
         """Signal jobd (if it runs) and return its exit code."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        rc = terminate(self.proc, sig, timeout)
+        if rc is None:
             rc = "killed after %s s" % timeout
         self.proc = None
         self.log.close()
+        return rc
+
+
+class TempDirCase(unittest.TestCase):
+    """A temporary directory per test and jobd processes stopped at the end."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="jobd-tmp-")
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:
+            p.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def path(self, *names):
+        return os.path.join(self.dir, *names)
+
+    def spawn(self, args, env=None, prefix=(), log_name="jobd.log", dir=None):
+        p = JobdProcess(args, dir or self.dir, env=env, prefix=prefix, log_name=log_name).start()
+        self.procs.append(p)
+        return p
+
+    def stop_ok(self, p):
+        log = p.logtext()
+        rc = p.stop()
+        self.assertEqual(rc, 0, "jobd exited %s on SIGTERM:\n%s" % (rc, log))
         return rc
 
 

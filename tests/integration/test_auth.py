@@ -147,34 +147,13 @@ class DefaultTokenTest(AuthCase):
         self.assertNotIn(self.token[:16], log)
 
 
-class TokenSourceTest(AuthCase):
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="jobd-auth-")
-        self.procs = []
-
-    def tearDown(self):
-        for p in self.procs:
-            p.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def path(self, *names):
-        return os.path.join(self.dir, *names)
-
+class TokenSourceTest(jobdtest.TempDirCase, AuthCase):
     def write(self, name, text, mode=0o600):
         p = self.path(name)
         with open(p, "w") as f:
             f.write(text)
         os.chmod(p, mode)
         return p
-
-    def spawn(self, args, env=None, dir=None):
-        p = JobdProcess(args, dir or self.dir, env=env).start()
-        self.procs.append(p)
-        return p
-
-    def stop_ok(self, p):
-        log = p.logtext()
-        self.assertEqual(p.stop(), 0, log)
 
     def conn(self, port):
         return http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE + 30)

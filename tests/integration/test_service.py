@@ -56,31 +56,7 @@ def wait_done(conn_factory, tid):
     return r.json
 
 
-class TempDirCase(unittest.TestCase):
-    """A temporary directory per test and jobd processes stopped at the end."""
-
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="jobd-svc-")
-        self.procs = []
-
-    def tearDown(self):
-        for p in self.procs:
-            p.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def path(self, *names):
-        return os.path.join(self.dir, *names)
-
-    def spawn(self, args, env=None, prefix=(), log_name="jobd.log"):
-        p = JobdProcess(args, self.dir, env=env, prefix=prefix, log_name=log_name).start()
-        self.procs.append(p)
-        return p
-
-    def stop_ok(self, p):
-        log = p.logtext()
-        rc = p.stop()
-        self.assertEqual(rc, 0, "jobd exited %s on SIGTERM:\n%s" % (rc, log))
-        return rc
+TempDirCase = jobdtest.TempDirCase
 
 
 # --- systemd unit files -----------------------------------------------------
