@@ -144,6 +144,25 @@ class MetricsTest(JobdTestCase):
         self.assertEqual(value(after, "jobd_task_run_duration_seconds",
                                "jobd_task_run_duration_seconds_count", kind="sleep"), runs0 + 2)
 
+    def test_changes_of_one_turn_share_one_commit(self):
+        """Group commit: 50 tasks created by one request (and started) are
+        written by one transaction, not by one each."""
+        _, before = self.scrape()
+        r = self.jobd.post("/v1/wait", {"tasks": [{"kind": "sleep", "sleep": {"seconds": 600}}
+                                                  for _ in range(50)], "timeout": 0})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(len(r.json["ids"]), 50)
+        _, after = self.scrape()
+        commits = (value(after, "jobd_commits", "jobd_commits_total")
+                   - value(before, "jobd_commits", "jobd_commits_total"))
+        rows = (value(after, "jobd_committed_task_rows", "jobd_committed_task_rows_total")
+                - value(before, "jobd_committed_task_rows", "jobd_committed_task_rows_total"))
+        self.assertGreaterEqual(rows, 50)
+        self.assertGreaterEqual(commits, 1)
+        self.assertLessEqual(commits, 3, "%d commits for %d rows" % (commits, rows))
+        for tid in r.json["ids"]:
+            self.assertEqual(self.jobd.post("/v1/tasks/%d/cancel" % tid).status, 200)
+
     def test_requests_are_counted_by_class(self):
         _, before = self.scrape()
         ok0 = value(before, "jobd_http_requests", "jobd_http_requests_total", code="2xx")
