@@ -10,6 +10,7 @@
 #include "kind.h"
 #include "metrics.h"
 #include "sched.h"
+#include "store.h"
 #include "task.h"
 #include "waiter.h"
 
@@ -41,6 +42,9 @@ api_metrics(struct api_call *c)
 	fputs("# HELP jobd_waiting_clients Requests parked waiting for tasks.\n"
 	    "# TYPE jobd_waiting_clients gauge\n", f);
 	fprintf(f, "jobd_waiting_clients %zu\n", waiters_count(c->jd->waiters));
+	fputs("# HELP jobd_wal_syncs_total Flushes of the WAL to disk that made commits durable.\n"
+	    "# TYPE jobd_wal_syncs_total counter\n", f);
+	fprintf(f, "jobd_wal_syncs_total %llu\n", (unsigned long long)store_syncs(c->jd->store));
 	metrics_render(c->jd->metrics, f);
 	fclose(f);
 	httpd_reply_bytes(c->r, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);

@@ -9,13 +9,13 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "exec_spawn.h"
 #include "exec_util.h"
 #include "json_util.h"
 #include "log.h"
@@ -310,49 +310,15 @@ exec_cwd_check(const char *cwd)
 	return 0;
 }
 
-/* Own session (so pgid == pid), every signal at its default, nothing
- * blocked, stdio from fds (in == -1: /dev/null), nothing else inherited. */
-static int
-exec_posix_spawn(pid_t *pid, const char *path, const char *cwd, int in, int out, int err,
-    char **argv, char **envp)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t          attr;
-	sigset_t                   all, none;
-	int                        rc;
-
-	/* Every bit: sigfillset leaves out glibc's internal signals (32, 33),
-	 * which the spawned child would then keep ignored across exec. */
-	memset(&all, 0xff, sizeof all);
-	sigemptyset(&none);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	if ((rc = in != -1 ? posix_spawn_file_actions_adddup2(&fa, in, 0) :
-	    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0 ||
-	    (rc = posix_spawn_file_actions_adddup2(&fa, out, 1)) != 0 ||
-	    (rc = posix_spawn_file_actions_adddup2(&fa, err, 2)) != 0 ||
-	    (cwd != NULL && (rc = posix_spawn_file_actions_addchdir_np(&fa, cwd)) != 0) ||
-	    (rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0 ||
-	    (rc = posix_spawnattr_setsigdefault(&attr, &all)) != 0 ||
-	    (rc = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
-	    (rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
-	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)) != 0)
-		goto out;
-	rc = posix_spawnp(pid, path, &fa, &attr, argv, envp);
-out:
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	return rc;
-}
-
 int
-exec_child_start(const json_t *spec, const struct exec_base *b, int64_t task_id,
-    struct exec_child *c, char *why, size_t len)
+exec_child_start(const json_t *spec, const struct exec_base *b, struct exec_spawner *sp,
+    int64_t task_id, struct exec_child *c, char *why, size_t len)
 {
 	const json_t *jargv = json_object_get(spec, "argv"), *jcwd = json_object_get(spec, "cwd");
 	const json_t *jin = json_object_get(spec, "stdin");
 	const char   *cwd = json_is_string(jcwd) ? json_string_value(jcwd) : NULL;
 	char        **argv, **envp, *path = NULL;
+	struct exec_spawn_args sa;
 	int           outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, inp[2] = { -1, -1 };
 	int           e, rc = -1;
 	size_t        i;
@@ -375,7 +341,9 @@ exec_child_start(const json_t *spec, const struct exec_base *b, int64_t task_id,
 		snprintf(why, len, "cannot make pipes for \"%s\": %s", argv[0], strerror(errno));
 		goto out;
 	}
-	if ((e = exec_posix_spawn(&c->pid, path, cwd, inp[0], outp[1], errp[1], argv, envp)) != 0) {
+	sa = (struct exec_spawn_args){ .path = path, .argv = argv, .envp = envp, .cwd = cwd,
+	    .in = inp[0], .out = outp[1], .err = errp[1] };
+	if ((e = exec_spawn(sp, &sa, &c->pid, &c->pidfd)) != 0) {
 		snprintf(why, len, "cannot run \"%s\": %s", argv[0], strerror(e));
 		goto out;
 	}

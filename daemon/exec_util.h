@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 struct err;
+struct exec_spawner;
 
 /* What the base environment takes from the daemon's user, read once. */
 struct exec_base {
@@ -33,10 +34,11 @@ const char *exec_envp_get(char *const *envp, const char *key);
  * entries taken from cwd (NULL: ours): 0 and *out (owned), or an errno. */
 int     exec_resolve(const char *name, const char *path, const char *cwd, char **out);
 
-/* A started child: its pid (also its pgid) and our ends of its pipes, all
- * close-on-exec and nonblocking. */
+/* A started child: its pid (also its pgid), its pidfd and our ends of its
+ * pipes, all close-on-exec and nonblocking. */
 struct exec_child {
 	pid_t pid;
+	int   pidfd;
 	int   out;   /* its stdout */
 	int   err;   /* its stderr */
 	int   in;    /* its stdin, -1 when that is /dev/null */
@@ -45,8 +47,8 @@ struct exec_child {
 /* Start the program a checked "exec" spec describes, in its own session with
  * default signals, an empty mask and only fds 0-2: 0, or -1 with the reason
  * (errno text, for spawn_failed) in why. */
-int     exec_child_start(const json_t *spec, const struct exec_base *b, int64_t task_id,
-            struct exec_child *c, char *why, size_t len);
+int     exec_child_start(const json_t *spec, const struct exec_base *b, struct exec_spawner *sp,
+            int64_t task_id, struct exec_child *c, char *why, size_t len);
 
 /* "SIGTERM", "SIGRTMIN+3", "SIG99". */
 void    exec_signame(int sig, char *buf, size_t len);

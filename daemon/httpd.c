@@ -28,7 +28,7 @@
 enum req_state {
 	REQ_NEW,       /* headers seen, body arriving */
 	REQ_PARKED,    /* suspended, waiting for an answer */
-	REQ_HELD,      /* suspended, answered, waiting for the commit */
+	REQ_HELD,      /* suspended, answered, waiting for its commit to be durable */
 	REQ_RESUMING,  /* answered, in the resume queue */
 	REQ_READY,     /* resumed, its answer queued on the next call */
 	REQ_ABORTED,   /* the client left while parked */
@@ -52,6 +52,7 @@ struct req {
 	struct timespec        t0;          /* headers seen */
 	unsigned               sent;        /* the status queued, 0 if none */
 	int64_t                tag;         /* a task it created, or 0 */
+	uint64_t               seq;         /* held: the commit to be durable first */
 	enum req_state         state;
 	struct MHD_Response   *resp;
 	unsigned               status;
@@ -195,7 +196,7 @@ httpd_set_response(struct req *r, unsigned status, struct MHD_Response *resp)
 	TAILQ_REMOVE(&h->parked, r, entry);
 	h->nparked--;
 	httpd_unwatch(r);
-	if (h->cfg.must_hold(h->cfg.arg)) {
+	if ((r->seq = h->cfg.hold_seq(h->cfg.arg)) != 0) {
 		r->state = REQ_HELD;
 		TAILQ_INSERT_TAIL(&h->held, r, entry);
 	} else {
@@ -424,7 +425,7 @@ httpd_dispatch(struct httpd *h, struct req *r)
 	else
 		h->cfg.dispatch(h->cfg.arg, r);
 	if (r->resp != NULL) {
-		if (!h->cfg.must_hold(h->cfg.arg))
+		if ((r->seq = h->cfg.hold_seq(h->cfg.arg)) == 0)
 			return httpd_queue(r);
 		r->state = REQ_HELD;
 		TAILQ_INSERT_TAIL(&h->held, r, entry);
@@ -642,16 +643,20 @@ httpd_withdraw(struct httpd *h, int64_t id)
 }
 
 void
-httpd_commit_done(struct httpd *h)
+httpd_durable(struct httpd *h, uint64_t seq)
 {
-	struct req *r;
+	struct req *r, *next;
+	int         n = 0;
 
-	if (TAILQ_EMPTY(&h->held))
-		return;
-	while ((r = TAILQ_FIRST(&h->held)) != NULL) {
+	for (r = TAILQ_FIRST(&h->held); r != NULL; r = next) {
+		next = TAILQ_NEXT(r, entry);
+		if (r->seq > seq)
+			continue;
 		TAILQ_REMOVE(&h->held, r, entry);
 		r->state = REQ_RESUMING;
 		TAILQ_INSERT_TAIL(&h->resuming, r, entry);
+		n++;
 	}
-	event_active(h->resume_ev, 0, 0);
+	if (n > 0)
+		event_active(h->resume_ev, 0, 0);
 }

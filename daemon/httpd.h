@@ -21,8 +21,9 @@ struct httpd_config {
 	unsigned           max_conns;
 	size_t             max_body;
 	const char        *token;           /* NULL: no auth */
-	/* Answers that report state wait while this says something is staged. */
-	int              (*must_hold)(void *arg);
+	/* Answers that report state wait for the commit this names (0: none)
+	 * to be durable: httpd_durable() says when. */
+	uint64_t         (*hold_seq)(void *arg);
 	/* Does this request take a body?  Others' bodies are read and dropped. */
 	int              (*wants_body)(void *arg, const char *method, const char *path);
 	/* Route and answer one request (the API). */
@@ -38,8 +39,8 @@ void          httpd_free(struct httpd *h);
 void          httpd_quiesce(struct httpd *h);
 /* Nothing parked, held or waiting to be resumed. */
 int           httpd_idle(const struct httpd *h);
-/* The store committed: release the answers held for it. */
-void          httpd_commit_done(struct httpd *h);
+/* Every commit up to seq is durable: release the answers held for them. */
+void          httpd_durable(struct httpd *h, uint64_t seq);
 void          httpd_set_stopping(struct httpd *h);
 
 /* The request, as the handlers see it. */

@@ -50,6 +50,7 @@
 
 #include <event2/event.h>
 
+#include "exec_spawn.h"
 #include "exec_util.h"
 #include "jobd.h"
 #include "json_util.h"
@@ -68,6 +69,7 @@ struct exec_run;
 /* The kind's shared state (env->ctx). */
 struct exec_ctx {
 	struct exec_base         base;
+	struct exec_spawner      spawner;
 	LIST_HEAD(, exec_run)    runs;    /* live runs, for fini */
 };
 
@@ -453,15 +455,6 @@ exec_event(struct exec_run *r, int fd, short what, event_callback_fn cb, void *a
 	return ev;
 }
 
-/* Without a pidfd we cannot wait for the child on the loop: kill it now. */
-static void
-exec_abandon(struct exec_run *r)
-{
-	kill(-r->pid, SIGKILL);
-	while (waitpid(r->pid, NULL, 0) == -1 && errno == EINTR)
-		;
-}
-
 static void
 kind_exec_start(struct task *t, const struct kind_env *env)
 {
@@ -484,18 +477,15 @@ kind_exec_start(struct task *t, const struct kind_env *env)
 		r->out[i] = (struct exec_pipe){ .r = r, .b = &t->out[i], .fd = -1 };
 	}
 	LIST_INSERT_HEAD(&r->ctx->runs, r, entry);
-	if (exec_child_start(t->spec, &r->ctx->base, t->id, &c, why, sizeof why) == -1)
+	if (exec_child_start(t->spec, &r->ctx->base, &r->ctx->spawner, t->id, &c, why,
+	    sizeof why) == -1)
 		goto fail;
 	r->pid = c.pid;
+	r->pidfd = c.pidfd;
 	r->out[0].fd = c.out;
 	r->out[1].fd = c.err;
 	if ((r->in_fd = c.in) != -1)
 		r->in_str = json_incref(json_object_get(t->spec, "stdin"));
-	if ((r->pidfd = pidfd_open(r->pid, 0)) == -1) {
-		snprintf(why, sizeof why, "cannot watch pid %d: %s", (int)r->pid, strerror(errno));
-		exec_abandon(r);
-		goto fail;
-	}
 	t->pgid = r->pid;
 	t->kstate = r;
 	r->pid_ev = exec_event(r, r->pidfd, EV_READ | EV_PERSIST, exec_pid_cb, r);
@@ -567,6 +557,12 @@ kind_exec_init(struct kind_env *env)
 	if ((ctx = calloc(1, sizeof *ctx)) == NULL)
 		fatal("out of memory");
 	exec_base_init(&ctx->base);
+	if (exec_spawner_init(&ctx->spawner) == -1) {
+		log_err("exec: cannot map a stack for spawning: %s", strerror(errno));
+		exec_base_clear(&ctx->base);
+		free(ctx);
+		return -1;
+	}
 	LIST_INIT(&ctx->runs);
 	env->ctx = ctx;
 	return 0;
@@ -611,6 +607,7 @@ kind_exec_fini(struct kind_env *env)
 	while ((r = LIST_FIRST(&ctx->runs)) != NULL)
 		exec_run_abort(r);   /* only if the scheduler did not release it */
 	exec_base_clear(&ctx->base);
+	exec_spawner_clear(&ctx->spawner);
 	free(ctx);
 	env->ctx = NULL;
 }

@@ -300,12 +300,12 @@ main_raise_nofile(struct main_ctx *m)
 	}
 }
 
-static int
-main_must_hold(void *arg)
+static uint64_t
+main_hold_seq(void *arg)
 {
 	struct jobd *jd = arg;
 
-	return store_dirty(jd->store);
+	return store_hold_seq(jd->store);
 }
 
 static void
@@ -325,13 +325,21 @@ main_answered(void *arg, unsigned status, double seconds)
 }
 
 static void
-main_batch_done(void *arg, unsigned n)
+main_batch_done(void *arg, unsigned n, uint64_t seq)
 {
 	struct jobd *jd = arg;
 
 	metrics_commit(jd->metrics, n);
 	sched_batch_committed(jd->sched);
-	httpd_commit_done(jd->httpd);
+}
+
+static void
+main_durable(void *arg, uint64_t seq)
+{
+	struct jobd *jd = arg;
+
+	if (jd->httpd != NULL)
+		httpd_durable(jd->httpd, seq);
 }
 
 static void
@@ -350,7 +358,7 @@ main_stop_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct main_ctx *m = arg;
 
-	if (httpd_idle(m->jd.httpd) && !store_dirty(m->jd.store))
+	if (httpd_idle(m->jd.httpd) && store_settled(m->jd.store))
 		m->idle_ticks++;
 	else
 		m->idle_ticks = 0;
@@ -441,7 +449,8 @@ main_start(struct main_ctx *m)
 {
 	struct jobd       *jd = &m->jd;
 	struct err         e;
-	struct store_hooks hooks = { main_committed, main_batch_done, main_withdrawn, jd };
+	struct store_hooks hooks = { .committed = main_committed, .batch_done = main_batch_done,
+	    .durable = main_durable, .withdrawn = main_withdrawn, .arg = jd };
 	struct httpd_config hc;
 	int                i;
 	static const int   sigs[2] = { SIGTERM, SIGINT };
@@ -479,7 +488,7 @@ main_start(struct main_ctx *m)
 	hc = (struct httpd_config){ .base = jd->base, .fds = m->ls.fds, .nfds = m->ls.n,
 	    .tls_cert = m->tls_cert, .tls_key = m->tls_key,
 	    .max_conns = jd->cfg.max_conns, .max_body = jd->cfg.max_body, .token = jd->token,
-	    .must_hold = main_must_hold,
+	    .hold_seq = main_hold_seq,
 	    .wants_body = api_wants_body, .dispatch = api_dispatch,
 	    .answered = main_answered, .arg = jd };
 	if ((jd->httpd = httpd_new(&hc, &e)) == NULL)

@@ -136,7 +136,7 @@ metrics_render(const struct metrics *m, FILE *f)
 	fputs("# HELP jobd_http_request_duration_seconds Time from a request's headers to its answer.\n"
 	    "# TYPE jobd_http_request_duration_seconds histogram\n", f);
 	metrics_histogram(f, "jobd_http_request_duration_seconds", "", &m->request_time);
-	fputs("# HELP jobd_commits_total Database transactions committed (one fsync each).\n"
+	fputs("# HELP jobd_commits_total Database transactions committed.\n"
 	    "# TYPE jobd_commits_total counter\n", f);
 	fprintf(f, "jobd_commits_total %llu\n", (unsigned long long)m->commits);
 	fputs("# HELP jobd_committed_task_rows_total Task rows written by those commits.\n"

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "schema_sql.h"
 #include "spec.h"
 #include "store.h"
+#include "syncer.h"
 #include "task.h"
 
 enum store_stmt {
@@ -66,9 +68,21 @@ struct store {
 	struct store_hooks  hooks;
 	char                boot_id[40];
 	int                 lock_fd;      /* flock: one jobd per database */
+	/* Durability: commits are numbered; with --sync full the syncer makes
+	 * them durable later, without it a commit is as durable as it gets. */
+	struct syncer      *syncer;
+	uint64_t            committed;    /* commits made */
+	uint64_t            durable;      /* commits known to be on disk */
+	uint64_t            need;         /* the highest commit someone waits for */
+	struct event       *lazy_ev;      /* syncs what nobody waits for, soon */
 };
 
 static void store_flush_cb(evutil_socket_t fd, short what, void *arg);
+static void store_durable_cb(void *arg, uint64_t seq);
+static void store_lazy_cb(evutil_socket_t fd, short what, void *arg);
+
+/* A commit nobody waits for is synced within this. */
+#define STORE_LAZY_MS 10
 
 static int
 store_exec(struct store *s, const char *sql, struct err *e)
@@ -139,7 +153,8 @@ store_configure(struct store *s, int sync_full, int64_t max_bytes, struct err *e
 	 * keeps the WAL index in our memory. */
 	if (store_exec(s, "PRAGMA locking_mode = EXCLUSIVE", e) < 0 ||
 	    store_exec(s, "PRAGMA journal_mode = WAL", e) < 0 ||
-	    store_exec(s, sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL", e) < 0 ||
+	    /* FULL's sync at each commit is the syncer's, off the loop. */
+	    store_exec(s, "PRAGMA synchronous = NORMAL", e) < 0 ||
 	    store_exec(s, "PRAGMA journal_size_limit = 67108864", e) < 0 ||
 	    store_exec(s, "PRAGMA foreign_keys = ON", e) < 0 ||
 	    store_migrate(s, e) < 0)
@@ -159,6 +174,22 @@ store_configure(struct store *s, int sync_full, int64_t max_bytes, struct err *e
 		    &s->st[i], NULL) != SQLITE_OK)
 			return err_set(e, 500, "preparing statement %d: %s", i, sqlite3_errmsg(s->db));
 	return 0;
+}
+
+static int
+store_start_syncer(struct store *s, struct event_base *base, const char *path, struct err *e)
+{
+	char *wal, *copy, *dir;
+	int   rc = 0;
+
+	if (asprintf(&wal, "%s-wal", path) < 0 || (copy = strdup(path)) == NULL)
+		fatal("out of memory");
+	dir = dirname(copy);
+	if ((s->syncer = syncer_new(base, wal, dir, store_durable_cb, s, e)) == NULL)
+		rc = -1;
+	free(wal);
+	free(copy);
+	return rc;
 }
 
 struct store *
@@ -192,9 +223,12 @@ store_open(struct event_base *base, const char *path, int sync_full, int64_t max
 		err_set(e, 500, "database %s: %s", path, msg);
 		goto fail;
 	}
+	if (sync_full && store_start_syncer(s, base, path, e) < 0)
+		goto fail;
 	s->flush_ev = event_new(base, -1, 0, store_flush_cb, s);
 	s->retry_ev = evtimer_new(base, store_flush_cb, s);
 	s->soon_ev = evtimer_new(base, store_flush_cb, s);
+	s->lazy_ev = evtimer_new(base, store_lazy_cb, s);
 	return s;
 fail:
 	store_close(s);
@@ -208,6 +242,11 @@ store_close(struct store *s)
 
 	if (s == NULL)
 		return;
+	/* The last commits reach the disk before SQLite closes the WAL. */
+	if (s->syncer != NULL) {
+		syncer_request(s->syncer, s->committed);
+		syncer_free(s->syncer);
+	}
 	for (i = 0; i < ST_N; i++)
 		sqlite3_finalize(s->st[i]);
 	if (s->db != NULL)
@@ -220,6 +259,8 @@ store_close(struct store *s)
 		event_free(s->retry_ev);
 	if (s->soon_ev)
 		event_free(s->soon_ev);
+	if (s->lazy_ev)
+		event_free(s->lazy_ev);
 	free(s->deletes);
 	free(s);
 }
@@ -276,6 +317,71 @@ int
 store_dirty(const struct store *s)
 {
 	return !TAILQ_EMPTY(&s->staged) || s->ndeletes > 0;
+}
+
+uint64_t
+store_hold_seq(struct store *s)
+{
+	uint64_t seq;
+
+	if (store_dirty(s))
+		seq = s->committed + 1;         /* the commit this turn ends with */
+	else if (s->durable < s->committed)
+		seq = s->committed;
+	else
+		return 0;
+	if (seq > s->need)
+		s->need = seq;
+	if (seq == s->committed && s->syncer != NULL)
+		syncer_request(s->syncer, seq);   /* a lazy commit nobody synced yet */
+	return seq;
+}
+
+int
+store_settled(const struct store *s)
+{
+	return !store_dirty(s) && s->durable == s->committed;
+}
+
+uint64_t
+store_syncs(struct store *s)
+{
+	return s->syncer != NULL ? syncer_count(s->syncer) : 0;
+}
+
+static void
+store_durable_cb(void *arg, uint64_t seq)
+{
+	struct store *s = arg;
+
+	s->durable = seq;
+	if (s->hooks.durable)
+		s->hooks.durable(s->hooks.arg, seq);
+}
+
+static void
+store_lazy_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *s = arg;
+
+	if (s->durable < s->committed)
+		syncer_request(s->syncer, s->committed);
+}
+
+/* A commit is made.  Without the syncer it is as durable as it gets.  With
+ * it, a commit someone waits for is synced at once; the others within
+ * STORE_LAZY_MS, so a busy loop whose changes nobody is told of (programs
+ * starting and ending behind one gather) does not pay a sync for each. */
+static void
+store_commit_made(struct store *s)
+{
+	s->committed++;
+	if (s->syncer == NULL)
+		store_durable_cb(s, s->committed);
+	else if (s->need >= s->committed)
+		syncer_request(s->syncer, s->committed);
+	else if (!evtimer_pending(s->lazy_ev, NULL))
+		evtimer_add(s->lazy_ev, (&(struct timeval){ 0, STORE_LAZY_MS * 1000 }));
 }
 
 static int
@@ -386,6 +492,7 @@ store_flush(struct store *s)
 	struct task_list done = TAILQ_HEAD_INITIALIZER(done);
 	struct task     *t;
 	unsigned         n = 0;
+	uint64_t         seq;
 	int              rc;
 
 	if (!store_dirty(s))
@@ -407,6 +514,7 @@ store_flush(struct store *s)
 	TAILQ_CONCAT(&done, &s->staged, dirty_entry);
 	s->ndeletes = 0;
 	evtimer_del(s->soon_ev);
+	seq = s->committed + 1;
 	while ((t = TAILQ_FIRST(&done)) != NULL) {
 		TAILQ_REMOVE(&done, t, dirty_entry);
 		t->dirty = 0;
@@ -416,7 +524,8 @@ store_flush(struct store *s)
 			s->hooks.committed(s->hooks.arg, t);
 	}
 	if (s->hooks.batch_done)
-		s->hooks.batch_done(s->hooks.arg, n);
+		s->hooks.batch_done(s->hooks.arg, n, seq);
+	store_commit_made(s);
 	return 0;
 }
 

@@ -15,8 +15,10 @@ struct list_spec;
 struct store_hooks {
 	/* After each successful commit: once per task committed in it ... */
 	void (*committed)(void *arg, struct task *t);
-	/* ... then once for the whole batch of n task rows. */
-	void (*batch_done)(void *arg, unsigned n);
+	/* ... then once for the whole batch of n task rows, commit number seq. */
+	void (*batch_done)(void *arg, unsigned n, uint64_t seq);
+	/* Every commit up to seq is on disk: what they made true may be told. */
+	void (*durable)(void *arg, uint64_t seq);
 	/* A commit failed for lack of space: each task created in the batch is
 	 * withdrawn (the rest stays staged and is retried). */
 	void (*withdrawn)(void *arg, struct task *t);
@@ -39,6 +41,13 @@ void          store_stage_delete(struct store *s, int64_t id);
 void          store_stage_soon(struct store *s, struct task *t);
 /* Something is staged and not yet committed. */
 int           store_dirty(const struct store *s);
+/* An answer given now reports what commit seq makes true: send it once the
+ * durable hook says seq (0: nothing to wait for, send it now). */
+uint64_t      store_hold_seq(struct store *s);
+/* Nothing staged, every commit durable. */
+int           store_settled(const struct store *s);
+/* Flushes of the WAL made so far (0 with --sync normal). */
+uint64_t      store_syncs(struct store *s);
 /* Commit what is staged now (at shutdown); 0 or -1. */
 int           store_flush(struct store *s);
 

@@ -42,7 +42,8 @@ class Response:
 class Jobd:
     """One jobd process on 127.0.0.1:<free port> with its own database."""
 
-    def __init__(self, args=(), db_dir=None, no_auth=True):
+    def __init__(self, args=(), db_dir=None, no_auth=True, env=None):
+        self.env = env
         self.own_dir = db_dir is None
         self.dir = db_dir or tempfile.mkdtemp(prefix="jobd-test-")
         self.db = os.path.join(self.dir, "jobd.db")
@@ -58,8 +59,9 @@ class Jobd:
             cmd.append("--no-auth")
         self.log = open(self.log_path, "ab")
         offset = self.log.tell()  # a restart appends: read only this run's lines
+        env = dict(os.environ, **self.env) if self.env else None
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log,
-                                     stdin=subprocess.DEVNULL, cwd=self.dir)
+                                     stdin=subprocess.DEVNULL, cwd=self.dir, env=env)
         deadline = time.monotonic() + timeout
         pat = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
         while time.monotonic() < deadline:

@@ -126,6 +126,9 @@ class MetricsTest(JobdTestCase):
         self.assertGreaterEqual(value(mid, "jobd_committed_task_rows", "jobd_committed_task_rows_total"),
                                 value(before, "jobd_committed_task_rows",
                                       "jobd_committed_task_rows_total") + 2)
+        # ... and flushed to disk by the WAL's sync thread (--sync full).
+        self.assertGreaterEqual(value(mid, "jobd_wal_syncs", "jobd_wal_syncs_total"),
+                                value(before, "jobd_wal_syncs", "jobd_wal_syncs_total") + 1)
         self.assertGreaterEqual(value(mid, "jobd_tasks", "jobd_tasks", kind="sleep",
                                       state="running"), 1)
         # A client parked on the long sleep shows as a waiting client.

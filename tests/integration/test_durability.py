@@ -1,0 +1,145 @@
+"""Durability before acknowledgement, tested at the disk flush itself.
+
+jobd commits on its loop and flushes the WAL on a thread of its own.  A shim
+(tests/shim/sync_gate.so, preloaded) holds every flush of the WAL while a
+gate file exists, so a test can watch what jobd answers meanwhile: with
+--sync full nothing that reports state may leave before the flush that covers
+it; with --sync normal there is no flush to wait for."""
+import os
+import shutil
+import tempfile
+import threading
+import unittest
+
+import jobdtest
+from jobdtest import Jobd, wait_until
+
+SHIM = os.path.join(jobdtest.TOP_BUILD, "tests", "shim", "sync_gate.so")
+HELD = 0.5   # seconds an answer must stay away while the flush is held
+
+
+class Call(threading.Thread):
+    """An HTTP request on a thread of its own: held answers block it."""
+
+    def __init__(self, fn, *args, **kw):
+        super().__init__(daemon=True)
+        self.fn, self.args, self.kw = fn, args, kw
+        self.result = self.error = None
+        self.start()
+
+    def run(self):
+        try:
+            self.result = self.fn(*self.args, **self.kw)
+        except Exception as e:   # reported by the test that joins
+            self.error = e
+
+    def answer(self):
+        self.join(jobdtest.DEADLINE)
+        if self.error is not None:
+            raise self.error
+        if self.is_alive():
+            raise AssertionError("no answer after the flush was let through")
+        return self.result
+
+
+class GateCase(unittest.TestCase):
+    SYNC = "full"
+
+    def setUp(self):
+        if not os.path.exists(SHIM):
+            self.skipTest("tests/shim/sync_gate.so is not built")
+        self.tmp = tempfile.mkdtemp(prefix="jobd-gate-")
+        self.gate = os.path.join(self.tmp, "gate")
+        self.log = os.path.join(self.tmp, "syncs.log")
+        env = {"LD_PRELOAD": SHIM, "JOBD_SYNC_GATE": self.gate, "JOBD_SYNC_LOG": self.log,
+               # the ASan build's runtime must come first unless told otherwise
+               "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+        self.jobd = Jobd(["--sync", self.SYNC], env=env).start()
+
+    def tearDown(self):
+        if hasattr(self, "jobd"):
+            self.open_gate()
+            rc = self.jobd.stop()
+            log = self.jobd.logtext()
+            self.jobd.cleanup()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.assertEqual(rc, 0, log[-3000:])
+
+    def close_gate(self):
+        open(self.gate, "w").close()
+
+    def open_gate(self):
+        if os.path.exists(self.gate):
+            os.unlink(self.gate)
+
+    def syncs(self, what):
+        try:
+            with open(self.log) as f:
+                return sum(1 for line in f if line.strip() == what)
+        except FileNotFoundError:
+            return 0
+
+    def assertHeld(self, *calls):
+        """Every call is still waiting for its answer."""
+        calls[0].join(HELD)
+        for c in calls:
+            self.assertTrue(c.is_alive(), "answered while the flush was held: %r" % (c.result,))
+
+
+class FullSyncTest(GateCase):
+    def test_201_waits_for_the_flush(self):
+        self.close_gate()
+        held = self.syncs("wait")
+        create = Call(self.jobd.create, "sleep", {"seconds": 0, "result": 7})
+        wait_until(lambda: self.syncs("wait") > held, what="a flush of the WAL to start")
+        self.assertHeld(create)
+        self.open_gate()
+        t = create.answer()
+        self.assertIn(t["state"], ("pending", "running"))
+        self.assertGreater(self.syncs("synced"), 0)
+        self.assertEqual(self.jobd.wait_state(t["id"], "succeeded")["result"], 7)
+
+    def test_cancel_and_reads_wait_for_the_flush(self):
+        tid = self.jobd.create("sleep", {"seconds": 600})["id"]
+        self.jobd.wait_state(tid, "running")
+        self.close_gate()
+        held = self.syncs("wait")
+        cancel = Call(self.jobd.post, "/v1/tasks/%d/cancel" % tid)
+        wait_until(lambda: self.syncs("wait") > held, what="a flush of the WAL to start")
+        # The cancel is committed but not on disk: nobody may see it yet.
+        get = Call(self.jobd.get, "/v1/tasks/%d" % tid)
+        self.assertHeld(cancel, get)
+        self.open_gate()
+        r = cancel.answer()
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["state"], "cancelled")
+        self.assertEqual(get.answer().json["state"], "cancelled")
+
+    def test_woken_result_waits_for_the_flush(self):
+        tid = self.jobd.create("sleep", {"seconds": 600})["id"]
+        self.jobd.wait_state(tid, "running")
+        result = Call(self.jobd.get, "/v1/tasks/%d/result" % tid)
+        wait_until(lambda: "jobd_waiting_clients 1" in self.jobd.get("/metrics").body.decode(),
+                   what="the result request to park")
+        self.close_gate()
+        held = self.syncs("wait")
+        cancel = Call(self.jobd.post, "/v1/tasks/%d/cancel" % tid)
+        wait_until(lambda: self.syncs("wait") > held, what="a flush of the WAL to start")
+        self.assertHeld(result, cancel)
+        self.open_gate()
+        self.assertEqual(result.answer().json["state"], "cancelled")
+        self.assertEqual(cancel.answer().status, 200)
+
+
+class NormalSyncTest(GateCase):
+    SYNC = "normal"
+
+    def test_no_flush_to_wait_for(self):
+        self.close_gate()
+        t = self.jobd.create("sleep", {"seconds": 0, "result": "x"})
+        self.assertEqual(self.jobd.wait_state(t["id"], "succeeded")["result"], "x")
+        self.assertEqual(self.syncs("wait"), 0)
+
+
+if __name__ == "__main__":
+    jobdtest.main()
