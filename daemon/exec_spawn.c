@@ -35,6 +35,15 @@
 #define CLOSE_RANGE_UNSHARE 2
 #endif
 
+/* ThreadSanitizer takes clone() for a fork and resets its own state in the
+ * child, which shares ours: call glibc's entry point under it instead. */
+#ifdef __SANITIZE_THREAD__
+extern int __clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
+#define exec_clone __clone
+#else
+#define exec_clone clone
+#endif
+
 /* The kernel's sigset: 64 signals (glibc's sigset_t is larger). */
 #define KSIGSET_SIZE 8
 
@@ -71,26 +80,26 @@ exec_spawner_clear(struct exec_spawner *sp)
 	sp->stack = NULL;
 }
 
-static long
+__attribute__((no_sanitize("address", "thread", "undefined"), always_inline))
+static inline long
 exec_sys_dup2(int from, int to)
 {
 	return from == to ? to : syscall(SYS_dup2, from, to);
 }
 
-/* The child, until execve: system calls only, errno is the parent's. */
-__attribute__((no_sanitize("address")))
+/* The child, until execve: system calls only, errno is the parent's.  No
+ * sanitizer may touch its shadow state either: that is the parent's too. */
+__attribute__((no_sanitize("address", "thread", "undefined")))
 static int
 exec_child_main(void *arg)
 {
 	struct exec_child_ctx        *c = arg;
 	const struct exec_spawn_args *a = c->a;
-	struct exec_ksigaction        dfl;
-	unsigned char                 none[KSIGSET_SIZE];
+	struct exec_ksigaction        dfl = { 0 };
+	unsigned char                 none[KSIGSET_SIZE] = { 0 };
 	long                          fd;
 	int                           sig;
 
-	memset(&dfl, 0, sizeof dfl);
-	memset(none, 0, sizeof none);
 	if (syscall(SYS_setsid) == -1)
 		goto fail;
 	/* Every signal to its default, glibc's internal ones included (an
@@ -133,7 +142,7 @@ exec_spawn(struct exec_spawner *sp, const struct exec_spawn_args *a, pid_t *pid,
 	memset(all, 0xff, sizeof all);
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, all, old, KSIGSET_SIZE);
 	/* The stack grows down: the child starts at its top. */
-	p = clone(exec_child_main, (char *)sp->stack + sp->size,
+	p = exec_clone(exec_child_main, (char *)sp->stack + sp->size,
 	    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &c, &fd);
 	rc = p == -1 ? errno : 0;
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, KSIGSET_SIZE);

@@ -419,7 +419,8 @@ sched_withdraw(struct sched *s, struct task *t)
 void
 sched_committed(struct sched *s, struct task *t)
 {
-	if (!task_is_done(t->state))
+	/* Finished, and no newer row of it staged: it lives on disk now. */
+	if (!task_is_done(t->state) || t->dirty)
 		return;
 	if (!TAILQ_EMPTY(&t->watches))
 		fatal("task %lld: freed with waiters", (long long)t->id);

@@ -55,7 +55,8 @@ struct task {
 	struct event          *deadline_ev;   /* owned by sched */
 	void                  *owner;         /* sched's per-kind slot */
 	struct watch_list      watches;       /* waiters on this task */
-	int                    dirty;         /* staged, not yet committed */
+	int                    dirty;         /* staged, not yet in a batch */
+	int                    inflight;      /* a row of it is being written */
 	int                    is_new;        /* never committed */
 	int                    starting;      /* running, kind started after the commit */
 	TAILQ_ENTRY(task)      dirty_entry;   /* store's staged list */

@@ -1,0 +1,57 @@
+/* store_impl.h: the store's insides, shared by its two files: store.c (the
+ * database, its schema and the reads) and store_stage.c (what is staged,
+ * written by the writer thread and made durable by the syncer). */
+#ifndef STORE_IMPL_H
+#define STORE_IMPL_H
+
+#include <sys/queue.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+#include "store_writer.h"
+#include "task.h"
+
+enum store_stmt {
+	ST_GET, ST_ACTIVE, ST_LIST, ST_LIST_STATE, ST_LIST_KIND, ST_LIST_BOTH, ST_OUTPUT,
+	ST_LAST_ID, ST_N
+};
+
+TAILQ_HEAD(store_task_list, task);
+
+struct store {
+	sqlite3              *db;           /* writes: the writer thread's once it runs */
+	sqlite3              *rdb;          /* reads, on the loop */
+	sqlite3_stmt         *st[ST_N];     /* prepared on rdb */
+	int                   lock_fd;      /* flock: one jobd per database */
+	char                  boot_id[40];
+	struct store_hooks    hooks;
+	/* Staged, to go into the next batch: */
+	struct store_task_list staged;
+	int64_t              *deletes;
+	size_t                ndeletes, capdeletes;
+	struct event         *flush_ev;     /* the end of this turn */
+	struct event         *retry_ev;     /* after a full disk */
+	struct event         *soon_ev;      /* stage_soon's deadline */
+	/* Written: */
+	struct store_writer  *writer;
+	struct store_batch    batch;        /* the one in flight, or being built */
+	int                   draining;     /* shutdown: no retries, no new batches by themselves */
+	/* Durable: batches are numbered; with --sync full the syncer makes
+	 * them durable later, without it a commit is as durable as it gets. */
+	struct syncer        *syncer;
+	struct event         *lazy_ev;      /* syncs what nobody waits for, soon */
+	uint64_t              launched;     /* the last batch handed to the writer */
+	uint64_t              committed;    /* the last batch committed */
+	uint64_t              durable;      /* every commit up to this is on disk */
+	uint64_t              need;         /* the highest batch someone waits for */
+	uint64_t              failed;       /* the last batch rolled back */
+};
+
+/* store_stage.c, for store.c's open and close. */
+int  store_stage_start(struct store *s, struct event_base *base, const char *path,
+         int sync_full, struct err *e);
+void store_stage_stop(struct store *s);
+
+#endif

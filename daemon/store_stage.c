@@ -1,0 +1,413 @@
+/* store_stage.c: how a staged change reaches the disk.  Callbacks of one
+ * loop turn stage tasks; at the end of the turn they become one batch of
+ * rows, which the writer thread commits while the loop goes on (a batch at
+ * a time: what is staged meanwhile makes the next, larger one); then the
+ * syncer flushes the WAL, and answers held for a batch go out once it is
+ * durable.  Group commit, without the loop ever waiting for the disk. */
+#include "config.h"
+
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "kind.h"
+#include "log.h"
+#include "store_impl.h"
+#include "syncer.h"
+
+/* A commit nobody waits for is synced within this. */
+#define STORE_LAZY_MS 10
+
+static void store_launch(struct store *s);
+
+/* --- staging --------------------------------------------------------- */
+
+static void
+store_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	store_launch(arg);
+}
+
+static void
+store_schedule(struct store *s)
+{
+	/* Same priority as everything else: it runs after the callbacks already
+	 * queued in this turn, so one batch covers all of them. */
+	if (!evtimer_pending(s->retry_ev, NULL))
+		event_active(s->flush_ev, 0, 0);
+}
+
+static void
+store_link(struct store *s, struct task *t)
+{
+	if (!t->dirty) {
+		t->dirty = 1;
+		TAILQ_INSERT_TAIL(&s->staged, t, dirty_entry);
+	}
+}
+
+void
+store_stage(struct store *s, struct task *t)
+{
+	store_link(s, t);
+	store_schedule(s);
+}
+
+void
+store_stage_soon(struct store *s, struct task *t)
+{
+	store_link(s, t);
+	if (!evtimer_pending(s->soon_ev, NULL) && !evtimer_pending(s->retry_ev, NULL))
+		evtimer_add(s->soon_ev, (&(struct timeval){ 0, STORE_SOON_MS * 1000 }));
+}
+
+static void
+store_add_delete(struct store *s, int64_t id)
+{
+	if (s->ndeletes == s->capdeletes) {
+		s->capdeletes = s->capdeletes ? s->capdeletes * 2 : 16;
+		if ((s->deletes = realloc(s->deletes, s->capdeletes * sizeof *s->deletes)) == NULL)
+			fatal("out of memory");
+	}
+	s->deletes[s->ndeletes++] = id;
+}
+
+void
+store_stage_delete(struct store *s, int64_t id)
+{
+	store_add_delete(s, id);
+	store_schedule(s);
+}
+
+int
+store_dirty(const struct store *s)
+{
+	return !TAILQ_EMPTY(&s->staged) || s->ndeletes > 0;
+}
+
+/* --- durability ------------------------------------------------------ */
+
+uint64_t
+store_hold_seq(struct store *s)
+{
+	uint64_t seq;
+
+	if (store_dirty(s))
+		seq = s->launched + 1;          /* the batch this turn ends with */
+	else if (store_writer_busy(s->writer))
+		seq = s->launched;
+	else if (s->durable < s->committed)
+		seq = s->committed;
+	else
+		return 0;
+	if (seq > s->need)
+		s->need = seq;
+	if (seq == s->committed && s->syncer != NULL)
+		syncer_request(s->syncer, seq);   /* a lazy commit nobody synced yet */
+	return seq;
+}
+
+int
+store_settled(const struct store *s)
+{
+	return !store_dirty(s) && !store_writer_busy(s->writer) && s->durable >= s->committed;
+}
+
+uint64_t
+store_syncs(struct store *s)
+{
+	return s->syncer != NULL ? syncer_count(s->syncer) : 0;
+}
+
+static void
+store_durable_cb(void *arg, uint64_t seq)
+{
+	struct store *s = arg;
+
+	/* A batch rolled back after the last commit left nothing to retry:
+	 * what waited for it waits for nothing now. */
+	if (seq >= s->committed && s->failed > seq && !store_dirty(s) &&
+	    !store_writer_busy(s->writer))
+		seq = s->failed;
+	s->durable = seq;
+	if (s->hooks.durable)
+		s->hooks.durable(s->hooks.arg, seq);
+}
+
+static void
+store_lazy_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *s = arg;
+
+	if (s->durable < s->committed)
+		syncer_request(s->syncer, s->committed);
+}
+
+/* A batch is committed.  Without the syncer it is as durable as it gets.
+ * With it, a commit someone waits for is synced at once; the others within
+ * STORE_LAZY_MS, so a busy loop whose changes nobody is told of (programs
+ * starting and ending behind one gather) does not pay a sync for each. */
+static void
+store_commit_made(struct store *s)
+{
+	if (s->syncer == NULL)
+		store_durable_cb(s, s->committed);
+	else if (s->need >= s->committed)
+		syncer_request(s->syncer, s->committed);
+	else if (!evtimer_pending(s->lazy_ev, NULL))
+		evtimer_add(s->lazy_ev, (&(struct timeval){ 0, STORE_LAZY_MS * 1000 }));
+}
+
+/* --- batches --------------------------------------------------------- */
+
+static char *
+store_json_text(const json_t *j)
+{
+	char *txt;
+
+	if (j == NULL)
+		return NULL;
+	if ((txt = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17))) == NULL)
+		fatal("out of memory");
+	return txt;
+}
+
+/* t as a row: values the writer may read while the loop goes on.  A
+ * finished task's output is frozen (and t lives until the batch is back):
+ * borrowed; a running one's still grows: copied. */
+static void
+store_row_fill(struct store *s, struct store_row *r, struct task *t)
+{
+	int i;
+
+	memset(r, 0, sizeof *r);
+	r->task = t;
+	r->id = t->id;
+	r->is_new = t->is_new;
+	r->kind = t->kind->name;
+	r->name = t->name;
+	r->state = task_state_name(t->state);
+	r->stop = (int)t->stop;
+	r->created_at = t->created_at;
+	r->started_at = t->started_at;
+	r->finished_at = t->finished_at;
+	r->timeout = t->timeout;
+	if (t->is_new)
+		r->spec = store_json_text(t->spec);
+	r->result = t->state == TASK_SUCCEEDED ? store_json_text(t->result) : NULL;
+	r->error = store_json_text(t->error);
+	r->pgid = t->pgid;
+	r->boot_id = s->boot_id;
+	for (i = 0; i < 2; i++) {
+		const struct blob *b = &t->out[i];
+
+		if (b->data == NULL)
+			continue;
+		r->outlen[i] = b->len;
+		if (task_is_done(t->state))
+			r->out[i] = b->data;
+		else {
+			if ((r->own[i] = malloc(b->len + 1)) == NULL)
+				fatal("out of memory");
+			memcpy(r->own[i], b->data, b->len);
+			r->out[i] = r->own[i];
+		}
+	}
+}
+
+static struct store_row *
+store_batch_row(struct store_batch *b)
+{
+	if (b->nrows == b->caprows) {
+		b->caprows = b->caprows ? b->caprows * 2 : 64;
+		if ((b->rows = realloc(b->rows, b->caprows * sizeof *b->rows)) == NULL)
+			fatal("out of memory");
+	}
+	return &b->rows[b->nrows++];
+}
+
+/* What is staged becomes the next batch, if the writer is free. */
+static void
+store_launch(struct store *s)
+{
+	struct store_batch *b = &s->batch;
+	struct task        *t;
+
+	if (store_writer_busy(s->writer) || !store_dirty(s) || evtimer_pending(s->retry_ev, NULL))
+		return;
+	b->nrows = 0;
+	while ((t = TAILQ_FIRST(&s->staged)) != NULL) {
+		TAILQ_REMOVE(&s->staged, t, dirty_entry);
+		t->dirty = 0;
+		t->inflight = 1;
+		store_row_fill(s, store_batch_row(b), t);
+	}
+	if (s->ndeletes > b->capdeletes) {
+		b->capdeletes = s->ndeletes;
+		if ((b->deletes = realloc(b->deletes, b->capdeletes * sizeof *b->deletes)) == NULL)
+			fatal("out of memory");
+	}
+	if (s->ndeletes > 0)
+		memcpy(b->deletes, s->deletes, s->ndeletes * sizeof *s->deletes);
+	b->ndeletes = s->ndeletes;
+	s->ndeletes = 0;
+	b->seq = ++s->launched;
+	evtimer_del(s->soon_ev);
+	store_writer_submit(s->writer, b);
+}
+
+static void
+store_batch_ok(struct store *s, struct store_batch *b)
+{
+	size_t i;
+
+	s->committed = b->seq;
+	for (i = 0; i < b->nrows; i++) {
+		struct task *t = b->rows[i].task;
+
+		t->inflight = 0;
+		t->is_new = 0;
+		if (s->hooks.committed)
+			s->hooks.committed(s->hooks.arg, t);    /* may free t */
+	}
+	if (s->hooks.batch_done)
+		s->hooks.batch_done(s->hooks.arg, (unsigned)b->nrows, b->seq);
+	store_commit_made(s);
+}
+
+/* Rolled back.  A full disk may pass: the creates of the batch are refused,
+ * the rest is staged again and retried.  Anything else is fail-stop: pages
+ * the kernel failed to write may be gone; the restart recovers from the WAL. */
+static void
+store_batch_failed(struct store *s, struct store_batch *b)
+{
+	int    full = (b->rc & 0xff) == SQLITE_FULL;
+	size_t i;
+
+	if (!full && (b->rc & 0xff) != SQLITE_BUSY)
+		fatal("database commit failed: %s; stopping", sqlite3_errstr(b->rc));
+	log_err("database commit failed: %s; new tasks refused, changes retried in 1 s",
+	    sqlite3_errstr(b->rc));
+	s->failed = b->seq;
+	for (i = 0; i < b->nrows; i++) {
+		struct task *t = b->rows[i].task;
+
+		t->inflight = 0;
+		if (full && t->is_new) {
+			if (t->dirty) {
+				TAILQ_REMOVE(&s->staged, t, dirty_entry);
+				t->dirty = 0;
+			}
+			if (s->hooks.withdrawn)
+				s->hooks.withdrawn(s->hooks.arg, t);   /* frees t */
+		} else if (!t->dirty) {
+			t->dirty = 1;
+			TAILQ_INSERT_HEAD(&s->staged, t, dirty_entry);
+		}
+	}
+	for (i = 0; i < b->ndeletes; i++)
+		store_add_delete(s, b->deletes[i]);
+	if (store_dirty(s)) {
+		if (!s->draining)
+			evtimer_add(s->retry_ev, (&(struct timeval){ 1, 0 }));
+	} else if (s->durable >= s->committed)
+		store_durable_cb(s, s->committed);
+}
+
+static void
+store_batch_done(void *arg, struct store_batch *b)
+{
+	struct store *s = arg;
+	size_t        i;
+
+	if (b->rc == SQLITE_OK)
+		store_batch_ok(s, b);
+	else
+		store_batch_failed(s, b);
+	for (i = 0; i < b->nrows; i++)
+		store_row_clear(&b->rows[i]);
+	b->nrows = b->ndeletes = 0;
+	/* What was staged while it was written is the next batch. */
+	if (!s->draining)
+		store_launch(s);
+}
+
+int
+store_flush(struct store *s)
+{
+	s->draining = 1;
+	evtimer_del(s->retry_ev);
+	for (;;) {
+		if (store_writer_busy(s->writer)) {
+			store_writer_drain(s->writer);
+			if (s->batch.seq == s->failed)
+				return -1;
+			continue;
+		}
+		if (!store_dirty(s))
+			return 0;
+		store_launch(s);
+	}
+}
+
+/* --- start and stop -------------------------------------------------- */
+
+static int
+store_start_syncer(struct store *s, struct event_base *base, const char *path, struct err *e)
+{
+	char *wal, *copy;
+	int   rc = 0;
+
+	if (asprintf(&wal, "%s-wal", path) < 0 || (copy = strdup(path)) == NULL)
+		fatal("out of memory");
+	if ((s->syncer = syncer_new(base, wal, dirname(copy), store_durable_cb, s, e)) == NULL)
+		rc = -1;
+	free(wal);
+	free(copy);
+	return rc;
+}
+
+int
+store_stage_start(struct store *s, struct event_base *base, const char *path, int sync_full,
+    struct err *e)
+{
+	TAILQ_INIT(&s->staged);
+	s->flush_ev = event_new(base, -1, 0, store_flush_cb, s);
+	s->retry_ev = evtimer_new(base, store_flush_cb, s);
+	s->soon_ev = evtimer_new(base, store_flush_cb, s);
+	s->lazy_ev = evtimer_new(base, store_lazy_cb, s);
+	if (sync_full && store_start_syncer(s, base, path, e) < 0)
+		return -1;
+	if ((s->writer = store_writer_new(base, s->db, store_batch_done, s, e)) == NULL)
+		return -1;
+	return 0;
+}
+
+void
+store_stage_stop(struct store *s)
+{
+	if (s->writer != NULL) {
+		store_writer_free(s->writer);   /* drains what is in flight */
+		s->writer = NULL;
+	}
+	/* The last commits reach the disk before SQLite closes the WAL. */
+	if (s->syncer != NULL) {
+		syncer_request(s->syncer, s->committed);
+		syncer_free(s->syncer);
+		s->syncer = NULL;
+	}
+	if (s->flush_ev)
+		event_free(s->flush_ev);
+	if (s->retry_ev)
+		event_free(s->retry_ev);
+	if (s->soon_ev)
+		event_free(s->soon_ev);
+	if (s->lazy_ev)
+		event_free(s->lazy_ev);
+	free(s->batch.rows);
+	free(s->batch.deletes);
+	free(s->deletes);
+}

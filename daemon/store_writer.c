@@ -1,0 +1,314 @@
+/* store_writer.c: the thread that writes the store's batches into SQLite.
+ *
+ * Why a thread: writing the rows is most of what a create costs jobd (its
+ * B-tree inserts, index updates and WAL frames: about 40% of the loop under
+ * the B1 load), and on the loop it serialised with parsing and answering
+ * HTTP.  On a thread of its own it overlaps with them, and a checkpoint (the
+ * longest stall SQLite has) no longer stops the loop.
+ *
+ * The thread owns nothing but its connection and the batch in hand: the
+ * loop builds each batch from plain values (struct store_row) and does not
+ * touch it until the thread hands it back, one batch at a time. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <sqlite3.h>
+
+#include "json_util.h"
+#include "log.h"
+#include "store_writer.h"
+
+enum writer_stmt { WS_BEGIN, WS_COMMIT, WS_ROLLBACK, WS_INSERT, WS_UPDATE, WS_DELETE, WS_N };
+
+static const char *const writer_sql[WS_N] = {
+	[WS_BEGIN] = "BEGIN IMMEDIATE",
+	[WS_COMMIT] = "COMMIT",
+	[WS_ROLLBACK] = "ROLLBACK",
+	[WS_INSERT] = "INSERT INTO tasks (id, kind, name, state, stop, created_at, started_at, "
+	    "finished_at, timeout, spec, result, error, pgid, boot_id, stdout, stderr) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+	/* Only what a task's life changes: kind, name, spec and times of
+	 * creation are written once. */
+	[WS_UPDATE] = "UPDATE tasks SET state = ?4, stop = ?5, started_at = ?7, finished_at = ?8, "
+	    "result = ?11, error = ?12, pgid = ?13, boot_id = ?14, stdout = ?15, stderr = ?16 "
+	    "WHERE id = ?1",
+	[WS_DELETE] = "DELETE FROM tasks WHERE id = ?1",
+};
+
+struct store_writer {
+	sqlite3             *db;
+	sqlite3_stmt        *st[WS_N];
+	pthread_t            thread;
+	int                  started;
+	pthread_mutex_t      mu;
+	pthread_cond_t       cv;          /* the thread waits for work, drain for its end */
+	/* Under mu: */
+	struct store_batch  *todo;        /* handed over, not yet taken */
+	struct store_batch  *done_batch;  /* written, not yet given back */
+	int                  stop;
+	/* The loop's: */
+	struct store_batch  *inflight;    /* submitted, its done not yet run */
+	int                  evfd;
+	struct event        *ev;
+	void               (*done)(void *arg, struct store_batch *b);
+	void                *arg;
+};
+
+void
+store_row_clear(struct store_row *r)
+{
+	free(r->spec);
+	free(r->result);
+	free(r->error);
+	free(r->own[0]);
+	free(r->own[1]);
+	memset(r, 0, sizeof *r);
+}
+
+/* --- the thread ------------------------------------------------------ */
+
+static int
+writer_step(struct store_writer *w, enum writer_stmt i)
+{
+	int rc = sqlite3_step(w->st[i]);
+
+	sqlite3_reset(w->st[i]);
+	sqlite3_clear_bindings(w->st[i]);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+static void
+writer_bind_text(sqlite3_stmt *st, int col, const char *s)
+{
+	if (s != NULL)
+		sqlite3_bind_text(st, col, s, -1, SQLITE_STATIC);
+}
+
+static void
+writer_bind_opt(sqlite3_stmt *st, int col, int64_t v)
+{
+	if (v != 0)
+		sqlite3_bind_int64(st, col, v);
+}
+
+static int
+writer_row(struct store_writer *w, const struct store_row *r)
+{
+	enum writer_stmt i = r->is_new ? WS_INSERT : WS_UPDATE;
+	sqlite3_stmt    *st = w->st[i];
+	int              k;
+
+	/* Both statements number their parameters as the columns: the update
+	 * simply leaves the create-only ones out. */
+	sqlite3_bind_int64(st, 1, r->id);
+	if (r->is_new) {
+		writer_bind_text(st, 2, r->kind);
+		writer_bind_text(st, 3, r->name);
+		sqlite3_bind_int64(st, 6, r->created_at);
+		if (r->timeout >= 0)
+			sqlite3_bind_double(st, 9, r->timeout);
+		writer_bind_text(st, 10, r->spec);
+	}
+	writer_bind_text(st, 4, r->state);
+	sqlite3_bind_int(st, 5, r->stop);
+	writer_bind_opt(st, 7, r->started_at);
+	writer_bind_opt(st, 8, r->finished_at);
+	writer_bind_text(st, 11, r->result);
+	writer_bind_text(st, 12, r->error);
+	writer_bind_opt(st, 13, r->pgid);
+	if (r->pgid != 0)
+		writer_bind_text(st, 14, r->boot_id);
+	for (k = 0; k < 2; k++)
+		if (r->out[k] != NULL)
+			sqlite3_bind_blob(st, 15 + k, r->out[k], (int)r->outlen[k], SQLITE_STATIC);
+	return writer_step(w, i);
+}
+
+static int
+writer_exec(struct store_writer *w, const struct store_batch *b)
+{
+	size_t i;
+	int    rc;
+
+	if ((rc = writer_step(w, WS_BEGIN)) != SQLITE_OK)
+		return rc;
+	for (i = 0; i < b->nrows; i++)
+		if ((rc = writer_row(w, &b->rows[i])) != SQLITE_OK)
+			goto fail;
+	for (i = 0; i < b->ndeletes; i++) {
+		sqlite3_bind_int64(w->st[WS_DELETE], 1, b->deletes[i]);
+		if ((rc = writer_step(w, WS_DELETE)) != SQLITE_OK)
+			goto fail;
+	}
+	if ((rc = writer_step(w, WS_COMMIT)) == SQLITE_OK)
+		return SQLITE_OK;
+fail:
+	writer_step(w, WS_ROLLBACK);
+	return rc;
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct store_writer *w = arg;
+	struct store_batch  *b;
+	uint64_t             one = 1;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (w->todo == NULL && !w->stop)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if ((b = w->todo) == NULL)
+			break;
+		w->todo = NULL;
+		pthread_mutex_unlock(&w->mu);
+		b->rc = writer_exec(w, b);
+		pthread_mutex_lock(&w->mu);
+		w->done_batch = b;
+		pthread_cond_broadcast(&w->cv);
+		while (write(w->evfd, &one, sizeof one) == -1 && errno == EINTR)
+			;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* --- the loop's side ------------------------------------------------- */
+
+/* The batch written: hand it back.  Called with the written batch taken. */
+static void
+writer_give_back(struct store_writer *w, struct store_batch *b)
+{
+	w->inflight = NULL;
+	w->done(w->arg, b);
+}
+
+static void
+writer_ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct store_writer *w = arg;
+	struct store_batch  *b;
+	uint64_t             n;
+
+	if (read(w->evfd, &n, sizeof n) == -1 && errno != EAGAIN && errno != EINTR)
+		fatal("store writer: eventfd: %s", strerror(errno));
+	pthread_mutex_lock(&w->mu);
+	b = w->done_batch;
+	w->done_batch = NULL;
+	pthread_mutex_unlock(&w->mu);
+	if (b != NULL)
+		writer_give_back(w, b);
+}
+
+struct store_writer *
+store_writer_new(struct event_base *base, sqlite3 *db,
+    void (*done)(void *arg, struct store_batch *b), void *arg, struct err *e)
+{
+	struct store_writer *w;
+	sigset_t             all, old;
+	int                  i, rc;
+
+	if ((w = calloc(1, sizeof *w)) == NULL)
+		fatal("out of memory");
+	w->db = db;
+	w->done = done;
+	w->arg = arg;
+	w->evfd = -1;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	for (i = 0; i < WS_N; i++)
+		if (sqlite3_prepare_v3(db, writer_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+		    &w->st[i], NULL) != SQLITE_OK) {
+			err_set(e, 500, "preparing write statement %d: %s", i, sqlite3_errmsg(db));
+			goto fail;
+		}
+	if ((w->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
+		err_set(e, 500, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	w->ev = event_new(base, w->evfd, EV_READ | EV_PERSIST, writer_ready_cb, w);
+	if (w->ev == NULL || event_add(w->ev, NULL) == -1)
+		fatal("store writer: cannot watch its eventfd");
+	/* Signals are the loop's business: the thread starts with all blocked. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&w->thread, NULL, writer_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		err_set(e, 500, "cannot start the database writer thread: %s", strerror(rc));
+		goto fail;
+	}
+	w->started = 1;
+	return w;
+fail:
+	store_writer_free(w);
+	return NULL;
+}
+
+int
+store_writer_busy(const struct store_writer *w)
+{
+	return w != NULL && w->inflight != NULL;
+}
+
+void
+store_writer_submit(struct store_writer *w, struct store_batch *b)
+{
+	if (w->inflight != NULL)
+		fatal("store writer: a batch is already in flight");
+	w->inflight = b;
+	pthread_mutex_lock(&w->mu);
+	w->todo = b;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void
+store_writer_drain(struct store_writer *w)
+{
+	struct store_batch *b;
+
+	if (w == NULL || w->inflight == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	while (w->done_batch == NULL)
+		pthread_cond_wait(&w->cv, &w->mu);
+	b = w->done_batch;
+	w->done_batch = NULL;
+	pthread_mutex_unlock(&w->mu);
+	writer_give_back(w, b);
+}
+
+void
+store_writer_free(struct store_writer *w)
+{
+	int i;
+
+	if (w == NULL)
+		return;
+	store_writer_drain(w);
+	if (w->started) {
+		pthread_mutex_lock(&w->mu);
+		w->stop = 1;
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+		pthread_join(w->thread, NULL);
+	}
+	for (i = 0; i < WS_N; i++)
+		sqlite3_finalize(w->st[i]);
+	if (w->ev != NULL)
+		event_free(w->ev);
+	if (w->evfd != -1)
+		close(w->evfd);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	free(w);
+}

@@ -1,0 +1,60 @@
+/* store_writer.h: the thread that writes the store's batches into SQLite.
+ * The loop turns staged tasks into rows (plain values it owns), hands a
+ * batch over, and goes on; the writer runs BEGIN, the rows, COMMIT on its
+ * own connection and tells the loop, through an eventfd, how it went. */
+#ifndef STORE_WRITER_H
+#define STORE_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct sqlite3;
+struct task;
+struct err;
+
+/* One task's row, as it is to be written: nothing in it changes while the
+ * writer has it.  Strings marked owned are freed by store_row_clear. */
+struct store_row {
+	struct task         *task;         /* the loop's: who the row is for */
+	int64_t              id;
+	int                  is_new;       /* INSERT, else UPDATE of the state columns */
+	const char          *kind;         /* static */
+	const char          *name;         /* the task's own: it never changes */
+	const char          *state;        /* static */
+	int                  stop;
+	int64_t              created_at, started_at, finished_at;
+	double               timeout;      /* < 0: null */
+	char                *spec, *result, *error;   /* owned JSON text, or NULL */
+	int64_t              pgid;
+	const char          *boot_id;      /* with a pgid: the kernel boot it belongs to */
+	const unsigned char *out[2];       /* stdout, stderr: borrowed or own[i] */
+	size_t               outlen[2];
+	unsigned char       *own[2];       /* copies, owned */
+};
+
+struct store_batch {
+	uint64_t          seq;             /* the loop's number for this commit */
+	struct store_row *rows;
+	size_t            nrows, caprows;
+	int64_t          *deletes;
+	size_t            ndeletes, capdeletes;
+	int               rc;              /* SQLITE_OK, or why it was rolled back */
+};
+
+void store_row_clear(struct store_row *r);
+
+/* db becomes the writer's; done(arg, batch) runs on the loop after each. */
+struct store_writer *store_writer_new(struct event_base *base, struct sqlite3 *db,
+                         void (*done)(void *arg, struct store_batch *b), void *arg,
+                         struct err *e);
+/* A batch is being written: submit no other until done has run. */
+int   store_writer_busy(const struct store_writer *w);
+void  store_writer_submit(struct store_writer *w, struct store_batch *b);
+/* Block until the batch in flight is written and its done has run
+ * (shutdown: the loop has nothing better to do). */
+void  store_writer_drain(struct store_writer *w);
+/* Stops the thread (drain first); the connection is the caller's again. */
+void  store_writer_free(struct store_writer *w);
+
+#endif
