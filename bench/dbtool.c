@@ -1,9 +1,11 @@
 /* dbtool.c: databases for the benchmarks, built and checked outside jobd.
  *
- *   dbtool build --db NEW_PATH --schema 001-init.sql [--finished N] [--pending M]
+ *   dbtool build --db NEW_PATH --schema SCHEMA.sql [--user-version V]
+ *                [--finished N] [--pending M]
  *       B5's database: N succeeded sleep tasks, then M pending ones with a very
  *       long sleep (they all start when jobd starts and keep running), at
- *       schema version 1, in WAL mode, as jobd would have left them.
+ *       schema version V (SCHEMA.sql: that many schema/NNN-*.sql files, in
+ *       order; default 1), in WAL mode, as jobd would have left them.
  *   dbtool verify --db PATH --ids FILE
  *       B1's durability check: every id in FILE (one per line; the ids jobd
  *       answered 201 before it was killed) must be a row.
@@ -27,7 +29,7 @@
 
 struct dbopts {
 	const char *db, *schema, *ids;
-	long        finished, pending;
+	long        finished, pending, user_version;
 };
 
 static char *
@@ -107,7 +109,7 @@ db_build(const struct dbopts *o)
 {
 	sqlite3      *db = NULL;
 	sqlite3_stmt *st = NULL;
-	char         *schema;
+	char         *schema, pragma[96];
 	int64_t       id, t = (int64_t)time(NULL) * 1000 - 86400000;
 	int           rc = 1;
 
@@ -132,8 +134,9 @@ db_build(const struct dbopts *o)
 			goto out;
 		}
 	/* AUTOINCREMENT kept sqlite_sequence; jobd reads its next id there. */
-	if (sqlite3_exec(db, "PRAGMA user_version = 1; COMMIT; PRAGMA journal_mode = WAL",
-	    NULL, NULL, NULL) != SQLITE_OK) {
+	snprintf(pragma, sizeof pragma, "PRAGMA user_version = %ld; COMMIT; PRAGMA journal_mode = WAL",
+	    o->user_version);
+	if (sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK) {
 		rc = db_fail(db, "commit");
 		goto out;
 	}
@@ -188,9 +191,10 @@ main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "db", required_argument, NULL, 'd' }, { "schema", required_argument, NULL, 's' },
 		{ "ids", required_argument, NULL, 'i' }, { "finished", required_argument, NULL, 'f' },
-		{ "pending", required_argument, NULL, 'p' }, { NULL, 0, NULL, 0 }
+		{ "pending", required_argument, NULL, 'p' },
+		{ "user-version", required_argument, NULL, 'u' }, { NULL, 0, NULL, 0 }
 	};
-	struct dbopts o = { .finished = 1000000, .pending = 100000 };
+	struct dbopts o = { .finished = 1000000, .pending = 100000, .user_version = 1 };
 	int           ch;
 
 	if (argc < 2)
@@ -203,6 +207,7 @@ main(int argc, char **argv)
 		case 'i': o.ids = optarg; break;
 		case 'f': o.finished = atol(optarg); break;
 		case 'p': o.pending = atol(optarg); break;
+		case 'u': o.user_version = atol(optarg); break;
 		default: goto usage;
 		}
 	}
@@ -211,7 +216,8 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "verify") == 0 && o.db != NULL && o.ids != NULL)
 		return db_verify(&o);
 usage:
-	fputs("usage: dbtool build --db NEW_PATH --schema 001-init.sql [--finished N] [--pending M]\n"
+	fputs("usage: dbtool build --db NEW_PATH --schema SCHEMA.sql [--user-version V]\n"
+	    "                    [--finished N] [--pending M]\n"
 	    "       dbtool verify --db PATH --ids FILE\n", stderr);
 	return 2;
 }

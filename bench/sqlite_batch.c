@@ -1,11 +1,12 @@
 /* sqlite_batch.c: limit B1b, what SQLite alone does with jobd's rows.
  *
  * Inserts rows shaped like the ones a `sleep` create commits (jobd's own
- * tasks schema and its upsert statement), --batch rows per transaction, into a
+ * tasks schema and its insert statement), --batch rows per transaction, into a
  * new database configured as jobd configures it (WAL, synchronous=FULL,
  * prepared statements), for --duration seconds.  Prints rows/s and commits/s.
  *
- * usage: sqlite_batch --db NEW_PATH --schema schema/001-init.sql --batch N [--duration S]
+ * usage: sqlite_batch --db NEW_PATH --schema SCHEMA.sql --batch N [--duration S]
+ *        (SCHEMA.sql: schema/[0-9]*.sql, all of them, in order)
  */
 #include "config.h"
 
@@ -20,15 +21,12 @@
 
 #include <sqlite3.h>
 
-/* jobd's statement (daemon/store.c), so SQLite does the same work per row. */
-static const char batch_upsert[] =
+/* jobd's statement for a create (daemon/store_writer.c), so SQLite does the
+ * same work per row. */
+static const char batch_insert[] =
     "INSERT INTO tasks (id, kind, name, state, stop, created_at, started_at, finished_at, "
-    "timeout, spec, result, error, pgid, boot_id, stdout, stderr) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) "
-    "ON CONFLICT (id) DO UPDATE SET state = excluded.state, stop = excluded.stop, "
-    "started_at = excluded.started_at, finished_at = excluded.finished_at, "
-    "result = excluded.result, error = excluded.error, pgid = excluded.pgid, "
-    "boot_id = excluded.boot_id, stdout = excluded.stdout, stderr = excluded.stderr";
+    "timeout, spec, result, error, pgid, boot_id, stdout, stderr, wake_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
 
 /* What jobd stores for {"kind":"sleep","sleep":{"seconds":600}}. */
 static const char batch_spec[] = "{\"seconds\":600,\"result\":null}";
@@ -113,7 +111,7 @@ batch_open(struct batch *b, const char *path, const char *schema_path)
 		goto fail;
 	if (sqlite3_prepare_v3(b->db, "BEGIN IMMEDIATE", -1, SQLITE_PREPARE_PERSISTENT, &b->begin, NULL) ||
 	    sqlite3_prepare_v3(b->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &b->commit, NULL) ||
-	    sqlite3_prepare_v3(b->db, batch_upsert, -1, SQLITE_PREPARE_PERSISTENT, &b->ins, NULL))
+	    sqlite3_prepare_v3(b->db, batch_insert, -1, SQLITE_PREPARE_PERSISTENT, &b->ins, NULL))
 		goto fail;
 	free(schema);
 	b->next_id = 1;
@@ -139,6 +137,7 @@ batch_row(struct batch *b)
 	sqlite3_bind_int64(st, 6, t);
 	sqlite3_bind_int64(st, 7, t);
 	sqlite3_bind_text(st, 10, batch_spec, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 17, t + 600000);   /* the sleep's end */
 	return batch_step(b, st);
 }
 

@@ -39,6 +39,9 @@ api_metrics(struct api_call *c)
 		for (s = TASK_PENDING; s <= TASK_RUNNING; s++)
 			fprintf(f, "jobd_tasks{kind=\"%s\",state=\"%s\"} %lld\n", (*k)->name,
 			    task_state_name(s), (long long)sched_count(c->jd->sched, *k, s));
+	fputs("# HELP jobd_tasks_in_memory Active tasks held in memory; the rest wait on disk.\n"
+	    "# TYPE jobd_tasks_in_memory gauge\n", f);
+	fprintf(f, "jobd_tasks_in_memory %lld\n", (long long)sched_in_memory(c->jd->sched));
 	fputs("# HELP jobd_waiting_clients Requests parked waiting for tasks.\n"
 	    "# TYPE jobd_waiting_clients gauge\n", f);
 	fprintf(f, "jobd_waiting_clients %zu\n", waiters_count(c->jd->waiters));

@@ -137,14 +137,14 @@ api_task_cancel(struct api_call *c)
 	struct task *t;
 	int          owned;
 
-	if ((t = api_lookup(c, &owned)) == NULL)
-		return;
-	if (task_is_done(t->state)) {
+	/* An active task may wait on disk: bring it back to stop it. */
+	if ((t = sched_warm(c->jd->sched, c->id)) == NULL || task_is_done(t->state)) {
+		if ((t = api_lookup(c, &owned)) == NULL)
+			return;
 		api_reply_conflict(c, t, "it cannot be cancelled");
 		api_release(t, owned);
 		return;
 	}
-	/* Active tasks are never owned here: they live in the scheduler. */
 	sched_cancel(c->jd->sched, t, TASK_STOP_CANCEL);
 	api_wait_one(c, &a);
 }

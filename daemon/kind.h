@@ -2,6 +2,7 @@
 #ifndef KIND_H
 #define KIND_H
 
+#include <stdint.h>
 #include <jansson.h>
 
 struct task;
@@ -41,6 +42,11 @@ struct kind_ops {
 	void (*release)(struct task *t);
 	/* How many may run at once (0: no limit). */
 	int  (*slots)(const struct jobd_config *cfg);
+	/* Optional: a running task that has nothing to do until a known moment
+	 * (a sleep's end) names it, in ms since the epoch; until near it the
+	 * task may wait on disk, released (release) and resumed (resume) later.
+	 * Without it a running task of the kind stays in memory. */
+	int64_t (*wake_at)(const struct task *t);
 };
 
 extern const struct kind_ops kind_sleep_ops;

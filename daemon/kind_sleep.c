@@ -69,11 +69,19 @@ kind_sleep_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The end is absolute (started_at + seconds), so a restart keeps it. */
+/* The moment the sleep ends: from started_at, so a restart keeps it. */
+static int64_t
+kind_sleep_wake_at(const struct task *t)
+{
+	double secs = json_number_value(json_object_get(t->spec, "seconds"));
+
+	return t->started_at + (int64_t)(secs * 1000 + 0.5);
+}
+
 static void
 kind_sleep_arm(struct task *t, const struct kind_env *env)
 {
 	struct sleep_state *ss;
-	double              secs = json_number_value(json_object_get(t->spec, "seconds"));
 	struct timeval      tv;
 
 	if ((ss = calloc(1, sizeof *ss)) == NULL)
@@ -82,7 +90,7 @@ kind_sleep_arm(struct task *t, const struct kind_env *env)
 	ss->env = env;
 	ss->timer = evtimer_new(env->base, kind_sleep_timer_cb, ss);
 	t->kstate = ss;
-	ss->end = t->started_at + (int64_t)(secs * 1000 + 0.5);
+	ss->end = kind_sleep_wake_at(t);
 	tv = time_until(ss->end);
 	evtimer_add(ss->timer, &tv);
 }
@@ -132,4 +140,5 @@ const struct kind_ops kind_sleep_ops = {
 	.resume = kind_sleep_resume,
 	.release = kind_sleep_release,
 	.slots = kind_sleep_slots,
+	.wake_at = kind_sleep_wake_at,
 };

@@ -67,6 +67,10 @@ main_usage(FILE *f)
 	    "  --max-output BYTES     output kept per stream of a task (default 1048576)\n"
 	    "  --max-body BYTES       largest request body (default 1048576)\n"
 	    "  --max-connections N    concurrent HTTP connections (default 16384)\n"
+	    "  --queue-window N       pending tasks of a kind kept in memory; the rest of the\n"
+	    "                         queue waits on disk (default 1024)\n"
+	    "  --memory-horizon SECONDS  a running task with nothing to do for longer (a long\n"
+	    "                         sleep) waits on disk until then (default 60)\n"
 	    "  --sync full|normal     SQLite synchronous mode (default full: survives power loss)\n"
 	    "  --max-db-size BYTES    refuse new tasks (507) once the database is this big\n"
 	    "  --allow-origin LIST    comma-separated browser origins allowed to call jobd\n"
@@ -120,13 +124,15 @@ main_defaults(struct main_ctx *m)
 	c->max_output = 1 << 20;
 	c->max_body = 1 << 20;
 	c->max_conns = 16384;
+	c->queue_window = 1024;
+	c->memory_horizon = 60;
 }
 
 static void
 main_flags(struct main_ctx *m, int argc, char **argv)
 {
 	enum { OPT_CONFIG = 256, OPT_TLSCERT, OPT_TLSKEY, OPT_LISTEN, OPT_DB, OPT_TOKEN, OPT_NOAUTH, OPT_MAXEXEC, OPT_MAXHTTP, OPT_GRACE, OPT_MAXOUT,
-	    OPT_MAXBODY, OPT_MAXCONN, OPT_SYNC, OPT_MAXDB, OPT_ORIGIN, OPT_HOST, OPT_LOGLEVEL, OPT_HELP, OPT_VERSION };
+	    OPT_MAXBODY, OPT_MAXCONN, OPT_WINDOW, OPT_HORIZON, OPT_SYNC, OPT_MAXDB, OPT_ORIGIN, OPT_HOST, OPT_LOGLEVEL, OPT_HELP, OPT_VERSION };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "tls-cert", required_argument, NULL, OPT_TLSCERT },
@@ -141,6 +147,8 @@ main_flags(struct main_ctx *m, int argc, char **argv)
 		{ "max-output", required_argument, NULL, OPT_MAXOUT },
 		{ "max-body", required_argument, NULL, OPT_MAXBODY },
 		{ "max-connections", required_argument, NULL, OPT_MAXCONN },
+		{ "queue-window", required_argument, NULL, OPT_WINDOW },
+		{ "memory-horizon", required_argument, NULL, OPT_HORIZON },
 		{ "sync", required_argument, NULL, OPT_SYNC },
 		{ "max-db-size", required_argument, NULL, OPT_MAXDB },
 		{ "allow-origin", required_argument, NULL, OPT_ORIGIN },
@@ -181,6 +189,8 @@ main_flags(struct main_ctx *m, int argc, char **argv)
 		case OPT_MAXOUT: c->max_output = (size_t)main_number("--max-output", optarg, 0, INT_MAX); break;
 		case OPT_MAXBODY: c->max_body = (size_t)main_number("--max-body", optarg, 1, INT_MAX); break;
 		case OPT_MAXCONN: c->max_conns = (unsigned)main_number("--max-connections", optarg, 16, 1000000); break;
+		case OPT_WINDOW: c->queue_window = (int)main_number("--queue-window", optarg, 2, 1 << 20); break;
+		case OPT_HORIZON: c->memory_horizon = main_seconds("--memory-horizon", optarg); break;
 		case OPT_SYNC:
 			if (strcmp(optarg, "full") != 0 && strcmp(optarg, "normal") != 0) {
 				fprintf(stderr, "jobd: --sync: expected full or normal, got \"%s\"\n", optarg);

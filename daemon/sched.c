@@ -12,36 +12,10 @@
 #include "kind.h"
 #include "log.h"
 #include "metrics.h"
-#include "sched.h"
+#include "sched_impl.h"
 #include "spec.h"
 #include "store.h"
 #include "timeutil.h"
-
-TAILQ_HEAD(task_queue, task);
-
-/* One per kind: its environment, its slots and its FIFO of pending tasks. */
-struct sched_kind {
-	struct sched          *sched;
-	const struct kind_ops *ops;
-	struct kind_env        env;
-	int                    running;
-	int64_t                npending;
-	int                    limit;      /* 0: no limit */
-	int                    pumping;    /* guards start -> done -> pump recursion */
-	struct task_queue      pending;
-};
-
-struct sched {
-	struct jobd        *jd;
-	struct sched_kind  *kinds;
-	size_t              nkinds;
-	void               *byid;          /* tsearch tree of active tasks */
-	int64_t             last_id;
-	void              (*on_done)(void *arg, struct task *t);
-	void              (*on_withdraw)(void *arg, struct task *t);
-	struct task_queue   starting;      /* running, started after the commit */
-	void               *on_done_arg;
-};
 
 static void sched_kind_done(void *arg, struct task *t, int ok, json_t *result, json_t *error);
 
@@ -75,6 +49,7 @@ sched_new(struct jobd *jd)
 		fatal("out of memory");
 	s->jd = jd;
 	TAILQ_INIT(&s->starting);
+	sched_mem_init(s);
 	for (k = kind_all(); *k != NULL; k++)
 		n++;
 	if ((s->kinds = calloc(n, sizeof *s->kinds)) == NULL)
@@ -87,7 +62,8 @@ sched_new(struct jobd *jd)
 		sk->limit = (*k)->slots(&jd->cfg);
 		sk->env = (struct kind_env){ .base = jd->base, .cfg = &jd->cfg,
 		    .done = sched_kind_done, .arg = sk };
-		TAILQ_INIT(&sk->pending);
+		TAILQ_INIT(&sk->queue);
+		TAILQ_INIT(&sk->aside);
 		if ((*k)->init != NULL && (*k)->init(&sk->env) < 0) {
 			s->nkinds--;
 			sched_free(s);
@@ -118,6 +94,7 @@ sched_free(struct sched *s)
 	if (s == NULL)
 		return;
 	tdestroy(s->byid, sched_free_task);
+	sched_mem_free(s);
 	for (i = 0; i < s->nkinds; i++)
 		if (s->kinds[i].ops->fini != NULL)
 			s->kinds[i].ops->fini(&s->kinds[i].env);
@@ -133,6 +110,12 @@ sched_set_done_hook(struct sched *s, void (*fn)(void *arg, struct task *t), void
 }
 
 int64_t
+sched_in_memory(const struct sched *s)
+{
+	return s->nmem;
+}
+
+int64_t
 sched_count(const struct sched *s, const struct kind_ops *k, enum task_state st)
 {
 	size_t i;
@@ -140,7 +123,7 @@ sched_count(const struct sched *s, const struct kind_ops *k, enum task_state st)
 	for (i = 0; i < s->nkinds; i++)
 		if (s->kinds[i].ops == k)
 			return st == TASK_PENDING ? s->kinds[i].npending :
-			    st == TASK_RUNNING ? s->kinds[i].running : 0;
+			    st == TASK_RUNNING ? s->kinds[i].running + s->kinds[i].waiting : 0;
 	return 0;
 }
 
@@ -153,6 +136,23 @@ sched_find(struct sched *s, int64_t id)
 	return p ? *p : NULL;
 }
 
+/* When a running task next needs the loop: its kind's moment, or its own
+ * deadline if sooner; 0 if its kind needs it in memory all along. */
+static int64_t
+sched_wake_at(const struct task *t)
+{
+	int64_t at, deadline;
+
+	if (t->kind->wake_at == NULL || (at = t->kind->wake_at(t)) == 0)
+		return 0;
+	if (t->timeout >= 0) {
+		deadline = t->started_at + (int64_t)(t->timeout * 1000 + 0.5);
+		if (deadline < at)
+			at = deadline;
+	}
+	return at;
+}
+
 /* Every state change goes through here: check, stamp, stage, log. */
 static void
 sched_transition(struct sched *s, struct task *t, enum task_state to)
@@ -163,9 +163,12 @@ sched_transition(struct sched *s, struct task *t, enum task_state to)
 	log_debug("task %lld: %s -> %s", (long long)t->id, task_state_name(t->state),
 	    task_state_name(to));
 	t->state = to;
-	if (to == TASK_RUNNING)
+	if (to == TASK_RUNNING) {
 		t->started_at = time_now_ms();
+		t->wake_at = sched_wake_at(t);
+	}
 	if (task_is_done(to)) {
+		t->wake_at = 0;
 		t->finished_at = time_now_ms();
 		metrics_task_finished(s->jd->metrics, t);
 	}
@@ -224,6 +227,7 @@ static void
 sched_start(struct sched_kind *sk, struct task *t)
 {
 	sk->running++;
+	sk->nstarting++;
 	sched_transition(sk->sched, t, TASK_RUNNING);
 	sched_arm_deadline(sk->sched, t);
 	t->starting = 1;
@@ -236,12 +240,14 @@ sched_stop_unstarted(struct sched_kind *sk, struct task *t)
 {
 	TAILQ_REMOVE(&sk->sched->starting, t, queue_entry);
 	t->starting = 0;
+	sk->nstarting--;
 	sched_kind_done(sk, t, 0, NULL, NULL);
 }
 
-/* Start pending tasks while slots are free.  A start may finish at once
- * (spawn failed) and call back here: the outer loop carries on instead. */
-static void
+/* Start pending tasks while slots are free, refilling the queue from disk
+ * as it runs short.  A start may finish at once (spawn failed) and call
+ * back here: the outer loop carries on instead. */
+void
 sched_pump(struct sched_kind *sk)
 {
 	struct task *t;
@@ -249,12 +255,13 @@ sched_pump(struct sched_kind *sk)
 	if (sk->pumping)
 		return;
 	sk->pumping = 1;
-	while ((sk->limit == 0 || sk->running < sk->limit) &&
-	    (t = TAILQ_FIRST(&sk->pending)) != NULL) {
-		TAILQ_REMOVE(&sk->pending, t, queue_entry);
-		sk->npending--;
-		sched_start(sk, t);
-	}
+	do {
+		while ((sk->limit == 0 || sk->running < sk->limit) &&
+		    (t = TAILQ_FIRST(&sk->queue)) != NULL) {
+			sched_mem_unpend(sk, t);
+			sched_start(sk, t);
+		}
+	} while (sched_mem_refill(sk) > 0);
 	sk->pumping = 0;
 }
 
@@ -305,12 +312,26 @@ sched_kind_done(void *arg, struct task *t, int ok, json_t *result, json_t *error
 	sched_pump(sk);
 }
 
-static void
+void
 sched_adopt(struct sched *s, struct task *t)
 {
 	t->owner = sched_kind_of(s, t->kind);
 	if (tsearch(t, &s->byid, sched_cmp) == NULL)
 		fatal("out of memory");
+	s->nmem++;
+}
+
+/* t lives on disk only from now on (its kind state released already). */
+void
+sched_forget(struct sched *s, struct task *t)
+{
+	if (t->deadline_ev != NULL) {
+		event_free(t->deadline_ev);
+		t->deadline_ev = NULL;
+	}
+	tdelete(t, &s->byid, sched_cmp);
+	s->nmem--;
+	task_free(t);
 }
 
 struct task *
@@ -331,8 +352,7 @@ sched_create(struct sched *s, struct task_spec *spec)
 	metrics_task_created(s->jd->metrics, t);
 	store_stage(s->jd->store, t);
 	sk = t->owner;
-	TAILQ_INSERT_TAIL(&sk->pending, t, queue_entry);
-	sk->npending++;
+	sched_mem_add(sk, t);
 	sched_pump(sk);
 	return t;
 }
@@ -345,8 +365,7 @@ sched_cancel(struct sched *s, struct task *t, enum task_stop why)
 	if (task_is_done(t->state))
 		return -1;
 	if (t->state == TASK_PENDING) {
-		TAILQ_REMOVE(&sk->pending, t, queue_entry);
-		sk->npending--;
+		sched_mem_unpend(sk, t);
 		t->error = json_pack("{s:s, s:s}", "type", "cancelled",
 		    "message", "the task was cancelled before it started");
 		sched_finish(s, t, TASK_CANCELLED);
@@ -377,12 +396,15 @@ sched_batch_committed(struct sched *s)
 
 		TAILQ_REMOVE(&now, t, queue_entry);
 		t->starting = 0;
+		sk->nstarting--;
 		sk->ops->start(t, &sk->env);
 		/* What the kind recorded at start (a process group) must reach
 		 * the disk too, so that a restart can clean up after it. */
 		if (t->state == TASK_RUNNING && !t->dirty && t->pgid != 0)
 			store_stage_soon(s->jd->store, t);
+		sched_mem_maybe_cool(s, t);
 	}
+	sched_mem_committed(s);
 }
 
 void
@@ -397,10 +419,10 @@ sched_withdraw(struct sched *s, struct task *t)
 	struct sched_kind *sk = t->owner;
 
 	if (t->state == TASK_PENDING) {
-		TAILQ_REMOVE(&sk->pending, t, queue_entry);
-		sk->npending--;
+		sched_mem_unpend(sk, t);
 	} else if (t->starting) {
 		TAILQ_REMOVE(&s->starting, t, queue_entry);
+		sk->nstarting--;
 		sk->running--;
 		if (t->deadline_ev != NULL)
 			event_free(t->deadline_ev);
@@ -412,8 +434,7 @@ sched_withdraw(struct sched *s, struct task *t)
 		s->on_withdraw(s->on_done_arg, t);
 	if (!TAILQ_EMPTY(&t->watches))
 		fatal("task %lld: withdrawn with waiters", (long long)t->id);
-	tdelete(t, &s->byid, sched_cmp);
-	task_free(t);
+	sched_forget(s, t);
 }
 
 void
@@ -424,13 +445,12 @@ sched_committed(struct sched *s, struct task *t)
 		return;
 	if (!TAILQ_EMPTY(&t->watches))
 		fatal("task %lld: freed with waiters", (long long)t->id);
-	tdelete(t, &s->byid, sched_cmp);
-	task_free(t);
+	sched_forget(s, t);
 }
 
-/* A task found running at start-up: resume it, or end it as a stop or an
- * interruption says. */
-static void
+/* A task found running (at start-up, or back from disk): resume it, or end
+ * it as a stop or an interruption says. */
+void
 sched_resume(struct sched *s, struct task *t)
 {
 	struct sched_kind *sk = t->owner;
@@ -447,35 +467,3 @@ sched_resume(struct sched *s, struct task *t)
 		sk->ops->cancel(t);
 }
 
-static void
-sched_load_cb(void *arg, struct task *t)
-{
-	struct sched      *s = arg;
-	struct sched_kind *sk;
-
-	sched_adopt(s, t);
-	sk = t->owner;
-	if (t->state == TASK_PENDING) {
-		TAILQ_INSERT_TAIL(&sk->pending, t, queue_entry);
-		sk->npending++;
-	} else
-		sched_resume(s, t);
-}
-
-int
-sched_recover(struct sched *s)
-{
-	int64_t pending = 0, running = 0;
-	size_t  i;
-
-	if (store_load_active(s->jd->store, sched_load_cb, s) < 0)
-		return -1;
-	for (i = 0; i < s->nkinds; i++) {
-		pending += s->kinds[i].npending;
-		running += s->kinds[i].running;
-	}
-	log_info("recovered %lld pending and %lld running tasks", (long long)pending, (long long)running);
-	for (i = 0; i < s->nkinds; i++)
-		sched_pump(&s->kinds[i]);
-	return 0;
-}

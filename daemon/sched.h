@@ -15,12 +15,17 @@ struct sched *sched_new(struct jobd *jd);
 void          sched_free(struct sched *s);
 /* The one hook to the waiters: called on every final transition. */
 void          sched_set_done_hook(struct sched *s, void (*fn)(void *arg, struct task *t), void *arg);
-/* Load pending and running tasks after a restart and resume them. */
+/* After a restart: count the active tasks, load the running ones that need
+ * memory and the first pending ones, and resume them. */
 int           sched_recover(struct sched *s);
 /* A new pending task from a validated spec (whose contents it takes). */
 struct task  *sched_create(struct sched *s, struct task_spec *spec);
-/* The active task with this id, or NULL (finished tasks live in the store). */
+/* The active task with this id if it is in memory, or NULL (finished ones
+ * live in the store, and so may active ones with nothing to do soon). */
 struct task  *sched_find(struct sched *s, int64_t id);
+/* The active task with this id, brought into memory if it waited on disk
+ * (to be cancelled or waited on), or NULL if there is no such active task. */
+struct task  *sched_warm(struct sched *s, int64_t id);
 /* Begin stopping t; -1 if it is already done. */
 int           sched_cancel(struct sched *s, struct task *t, enum task_stop why);
 /* The store committed t: forget it if it is finished. */
@@ -31,6 +36,8 @@ void          sched_batch_committed(struct sched *s);
 void          sched_withdraw(struct sched *s, struct task *t);
 /* The hook to the waiters when a create is withdrawn. */
 void          sched_set_withdraw_hook(struct sched *s, void (*fn)(void *arg, struct task *t));
+/* How many active tasks are in memory (the others wait on disk). */
+int64_t       sched_in_memory(const struct sched *s);
 /* How many tasks of kind k are pending (or running) now. */
 int64_t       sched_count(const struct sched *s, const struct kind_ops *k, enum task_state st);
 

@@ -21,14 +21,21 @@
 #include "store_impl.h"
 
 #define STORE_COLS "id, kind, name, state, stop, created_at, started_at, finished_at, " \
-	"timeout, spec, result, error, pgid, boot_id"
+	"timeout, spec, result, error, pgid, boot_id, wake_at"
+#define STORE_FULL "SELECT " STORE_COLS ", stdout, stderr FROM tasks "
 #define STORE_LIST(where) "SELECT " STORE_COLS " FROM tasks WHERE " where \
 	" id > ?3 ORDER BY id LIMIT ?4"
 
 static const char *const store_sql[ST_N] = {
 	[ST_GET] = "SELECT " STORE_COLS " FROM tasks WHERE id = ?1",
-	[ST_ACTIVE] = "SELECT " STORE_COLS ", stdout, stderr FROM tasks "
-	    "WHERE state IN ('pending', 'running') ORDER BY id",
+	[ST_RUNNING] = STORE_FULL "WHERE state = 'running' AND (wake_at IS NULL OR wake_at < ?1) "
+	    "ORDER BY id",
+	[ST_COUNT] = "SELECT kind, sum(state = 'pending'), sum(state = 'running' AND wake_at >= ?1) "
+	    "FROM tasks WHERE state IN ('pending', 'running') GROUP BY kind",
+	[ST_PENDING] = STORE_FULL "WHERE state = 'pending' AND kind = ?1 AND id > ?2 "
+	    "ORDER BY id LIMIT ?3",
+	[ST_DUE] = STORE_FULL "WHERE wake_at IS NOT NULL AND wake_at < ?1 AND state = 'running' "
+	    "ORDER BY wake_at",
 	[ST_LIST] = STORE_LIST(""),
 	[ST_LIST_STATE] = STORE_LIST("state = ?1 AND"),
 	[ST_LIST_KIND] = STORE_LIST("kind = ?2 AND"),
@@ -267,15 +274,16 @@ store_row_task(struct store *s, sqlite3_stmt *st)
 	t->error = store_col_json(st, 11);
 	t->pgid = sqlite3_column_int64(st, 12);
 	t->pgid_stale = boot == NULL || strcmp(boot, s->boot_id) != 0;
+	t->wake_at = sqlite3_column_int64(st, 14);
 	return t;
 }
 
-int
-store_load_active(struct store *s, void (*cb)(void *arg, struct task *t), void *arg)
+/* Every row of a bound STORE_FULL statement to cb, which owns the task. */
+static int
+store_load_rows(struct store *s, sqlite3_stmt *st, store_task_cb *cb, void *arg)
 {
-	sqlite3_stmt *st = s->st[ST_ACTIVE];
-	struct task  *t;
-	int           rc;
+	struct task *t;
+	int          rc;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if ((t = store_row_task(s, st)) == NULL) {
@@ -283,11 +291,54 @@ store_load_active(struct store *s, void (*cb)(void *arg, struct task *t), void *
 			    (long long)sqlite3_column_int64(st, 0), sqlite3_column_text(st, 1));
 			continue;
 		}
-		store_col_blob(st, 14, &t->out[0]);
-		store_col_blob(st, 15, &t->out[1]);
+		store_col_blob(st, 15, &t->out[0]);
+		store_col_blob(st, 16, &t->out[1]);
 		cb(arg, t);
 	}
 	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_load_running(struct store *s, int64_t horizon, store_task_cb *cb, void *arg)
+{
+	sqlite3_bind_int64(s->st[ST_RUNNING], 1, horizon);
+	return store_load_rows(s, s->st[ST_RUNNING], cb, arg);
+}
+
+int
+store_load_pending(struct store *s, const char *kind, int64_t after_id, int limit,
+    store_task_cb *cb, void *arg)
+{
+	sqlite3_stmt *st = s->st[ST_PENDING];
+
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, after_id);
+	sqlite3_bind_int(st, 3, limit);
+	return store_load_rows(s, st, cb, arg);
+}
+
+int
+store_load_due(struct store *s, int64_t before, store_task_cb *cb, void *arg)
+{
+	sqlite3_bind_int64(s->st[ST_DUE], 1, before);
+	return store_load_rows(s, s->st[ST_DUE], cb, arg);
+}
+
+int
+store_count_active(struct store *s, int64_t horizon,
+    void (*cb)(void *arg, const char *kind, int64_t pending, int64_t waiting), void *arg)
+{
+	sqlite3_stmt *st = s->st[ST_COUNT];
+	int           rc;
+
+	sqlite3_bind_int64(st, 1, horizon);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		cb(arg, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1),
+		    sqlite3_column_int64(st, 2));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 

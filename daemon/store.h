@@ -52,8 +52,22 @@ uint64_t      store_syncs(struct store *s);
 int           store_flush(struct store *s);
 
 int64_t       store_last_id(struct store *s);
-/* Calls cb for every pending and running task, in id order; the callee owns t. */
-int           store_load_active(struct store *s, void (*cb)(void *arg, struct task *t), void *arg);
+
+/* The loaders call cb for every task found; the callee owns t. */
+typedef void store_task_cb(void *arg, struct task *t);
+/* Running tasks needed in memory: those with no wake_at or one before
+ * horizon (ms since the epoch), in id order. */
+int           store_load_running(struct store *s, int64_t horizon, store_task_cb *cb, void *arg);
+/* At most limit pending tasks of kind with ids above after_id, in id order. */
+int           store_load_pending(struct store *s, const char *kind, int64_t after_id, int limit,
+                  store_task_cb *cb, void *arg);
+/* Running tasks whose wake_at is before before. */
+int           store_load_due(struct store *s, int64_t before, store_task_cb *cb, void *arg);
+/* Per kind with active tasks: how many are pending, and how many running
+ * ones wait on disk (wake_at at or after horizon). */
+int           store_count_active(struct store *s, int64_t horizon,
+                  void (*cb)(void *arg, const char *kind, int64_t pending, int64_t waiting),
+                  void *arg);
 /* A committed task read back (caller frees with task_free), or NULL: *found says which. */
 struct task  *store_get(struct store *s, int64_t id, int *found);
 /* The page of tasks for GET /v1/tasks. */

@@ -200,6 +200,7 @@ store_row_fill(struct store *s, struct store_row *r, struct task *t)
 	r->result = t->state == TASK_SUCCEEDED ? store_json_text(t->result) : NULL;
 	r->error = store_json_text(t->error);
 	r->pgid = t->pgid;
+	r->wake_at = t->wake_at;
 	r->boot_id = s->boot_id;
 	for (i = 0; i < 2; i++) {
 		const struct blob *b = &t->out[i];

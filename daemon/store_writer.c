@@ -33,13 +33,13 @@ static const char *const writer_sql[WS_N] = {
 	[WS_COMMIT] = "COMMIT",
 	[WS_ROLLBACK] = "ROLLBACK",
 	[WS_INSERT] = "INSERT INTO tasks (id, kind, name, state, stop, created_at, started_at, "
-	    "finished_at, timeout, spec, result, error, pgid, boot_id, stdout, stderr) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+	    "finished_at, timeout, spec, result, error, pgid, boot_id, stdout, stderr, wake_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
 	/* Only what a task's life changes: kind, name, spec and times of
 	 * creation are written once. */
 	[WS_UPDATE] = "UPDATE tasks SET state = ?4, stop = ?5, started_at = ?7, finished_at = ?8, "
-	    "result = ?11, error = ?12, pgid = ?13, boot_id = ?14, stdout = ?15, stderr = ?16 "
-	    "WHERE id = ?1",
+	    "result = ?11, error = ?12, pgid = ?13, boot_id = ?14, stdout = ?15, stderr = ?16, "
+	    "wake_at = ?17 WHERE id = ?1",
 	[WS_DELETE] = "DELETE FROM tasks WHERE id = ?1",
 };
 
@@ -124,6 +124,7 @@ writer_row(struct store_writer *w, const struct store_row *r)
 	writer_bind_text(st, 11, r->result);
 	writer_bind_text(st, 12, r->error);
 	writer_bind_opt(st, 13, r->pgid);
+	writer_bind_opt(st, 17, r->wake_at);
 	if (r->pgid != 0)
 		writer_bind_text(st, 14, r->boot_id);
 	for (k = 0; k < 2; k++)

@@ -27,6 +27,7 @@ struct store_row {
 	double               timeout;      /* < 0: null */
 	char                *spec, *result, *error;   /* owned JSON text, or NULL */
 	int64_t              pgid;
+	int64_t              wake_at;      /* 0: null */
 	const char          *boot_id;      /* with a pgid: the kernel boot it belongs to */
 	const unsigned char *out[2];       /* stdout, stderr: borrowed or own[i] */
 	size_t               outlen[2];

@@ -388,7 +388,7 @@ waiter_fill(struct waiter *w, size_t i, int64_t id, struct err *e)
 
 	s->id = id;
 	s->watch.w = w;
-	if ((t = sched_find(w->ws->jd->sched, id)) != NULL) {
+	if ((t = sched_warm(w->ws->jd->sched, id)) != NULL) {
 		if (task_is_done(t->state))
 			waiter_slot_done(w, s, t);
 		else {
