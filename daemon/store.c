@@ -20,6 +20,9 @@
 #include "spec.h"
 #include "store_impl.h"
 
+/* Each connection's page cache, in KiB. */
+#define STORE_CACHE_KB "512"
+
 #define STORE_COLS "id, kind, name, state, stop, created_at, started_at, finished_at, " \
 	"timeout, spec, result, error, pgid, boot_id, wake_at"
 #define STORE_FULL "SELECT " STORE_COLS ", stdout, stderr FROM tasks "
@@ -118,6 +121,10 @@ store_configure(struct store *s, int64_t max_bytes, struct err *e)
 	    /* FULL's sync at each commit is the syncer's, off the loop. */
 	    store_exec(s, "PRAGMA synchronous = NORMAL", e) < 0 ||
 	    store_exec(s, "PRAGMA journal_size_limit = 67108864", e) < 0 ||
+	    /* Writes touch the right edge of each B-tree and rows just
+	     * written: a small cache holds those (SQLite's default is 2 MB
+	     * per connection, which a big database fills for nothing). */
+	    store_exec(s, "PRAGMA cache_size = -" STORE_CACHE_KB, e) < 0 ||
 	    store_exec(s, "PRAGMA foreign_keys = ON", e) < 0 ||
 	    store_migrate(s, e) < 0)
 		return -1;
@@ -143,7 +150,9 @@ store_open_reader(struct store *s, const char *path, struct err *e)
 	    NULL) != SQLITE_OK)
 		return err_set(e, 500, "%s", s->rdb ? sqlite3_errmsg(s->rdb) : "out of memory");
 	sqlite3_busy_timeout(s->rdb, 5000);
-	if (store_exec_on(s->rdb, "PRAGMA query_only = 1", e) < 0)
+	/* Reads of finished tasks are served well enough by the kernel's cache. */
+	if (store_exec_on(s->rdb, "PRAGMA query_only = 1", e) < 0 ||
+	    store_exec_on(s->rdb, "PRAGMA cache_size = -" STORE_CACHE_KB, e) < 0)
 		return -1;
 	for (i = 0; i < ST_N; i++)
 		if (sqlite3_prepare_v3(s->rdb, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
