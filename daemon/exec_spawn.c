@@ -56,6 +56,7 @@ struct exec_ksigaction {
 
 struct exec_child_ctx {
 	const struct exec_spawn_args *a;
+	const struct exec_spawner    *sp;
 	volatile int                  err;     /* why the child did not exec */
 };
 
@@ -63,6 +64,7 @@ int
 exec_spawner_init(struct exec_spawner *sp)
 {
 	sp->size = EXEC_STACK_SIZE;
+	sp->known = sp->nreset = 0;
 	sp->stack = mmap(NULL, sp->size, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (sp->stack == MAP_FAILED) {
@@ -98,15 +100,15 @@ exec_child_main(void *arg)
 	struct exec_ksigaction        dfl = { 0 };
 	unsigned char                 none[KSIGSET_SIZE] = { 0 };
 	long                          fd;
-	int                           sig;
+	int                           i;
 
 	if (syscall(SYS_setsid) == -1)
 		goto fail;
-	/* Every signal to its default, glibc's internal ones included (an
-	 * ignored one would stay ignored across exec). */
-	for (sig = 1; sig <= 64; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			syscall(SYS_rt_sigaction, sig, &dfl, NULL, KSIGSET_SIZE);
+	/* Every signal to its default (an ignored one would stay ignored
+	 * across exec, a handler of ours must not run here); the others are
+	 * at their default already. */
+	for (i = 0; i < c->sp->nreset; i++)
+		syscall(SYS_rt_sigaction, (int)c->sp->reset[i], &dfl, NULL, KSIGSET_SIZE);
 	if (a->in == -1) {
 		if ((fd = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY)) == -1)
 			goto fail;
@@ -128,10 +130,29 @@ fail:
 	return 127;
 }
 
+/* Which signals are not at their default: glibc's internal ones included,
+ * which sigaction(2) of glibc would not show. */
+static void
+exec_spawner_learn(struct exec_spawner *sp)
+{
+	struct exec_ksigaction old;
+	int                    sig;
+
+	sp->nreset = 0;
+	for (sig = 1; sig <= 64; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP ||
+		    syscall(SYS_rt_sigaction, sig, NULL, &old, KSIGSET_SIZE) == -1)
+			continue;
+		if (old.handler != (void *)SIG_DFL)
+			sp->reset[sp->nreset++] = (unsigned char)sig;
+	}
+	sp->known = 1;
+}
+
 int
 exec_spawn(struct exec_spawner *sp, const struct exec_spawn_args *a, pid_t *pid, int *pidfd)
 {
-	struct exec_child_ctx c = { .a = a, .err = 0 };
+	struct exec_child_ctx c = { .a = a, .sp = sp, .err = 0 };
 	unsigned char         all[KSIGSET_SIZE], old[KSIGSET_SIZE];
 	siginfo_t             si;
 	int                   fd = -1, rc;
@@ -139,6 +160,8 @@ exec_spawn(struct exec_spawner *sp, const struct exec_spawn_args *a, pid_t *pid,
 
 	if (sp->stack == NULL)
 		return ENOMEM;
+	if (!sp->known)
+		exec_spawner_learn(sp);
 	memset(all, 0xff, sizeof all);
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, all, old, KSIGSET_SIZE);
 	/* The stack grows down: the child starts at its top. */

@@ -9,8 +9,14 @@
 /* The stack the child runs on until it execs (vfork: one at a time).
  * Owned by whoever spawns: exec_spawner_init / _clear. */
 struct exec_spawner {
-	void   *stack;
-	size_t  size;
+	void          *stack;
+	size_t         size;
+	/* The signals whose disposition is not the default, found at the
+	 * first spawn (jobd sets its handlers and ignores at start-up, never
+	 * after): only those need resetting in each child. */
+	int            known;
+	int            nreset;
+	unsigned char  reset[64];
 };
 
 int  exec_spawner_init(struct exec_spawner *sp);

@@ -257,7 +257,8 @@ store_launch(struct store *s)
 	s->ndeletes = 0;
 	b->seq = ++s->launched;
 	evtimer_del(s->soon_ev);
-	store_writer_submit(s->writer, b);
+	if (!store_writer_write_now(s->writer, b))
+		store_writer_submit(s->writer, b);
 }
 
 static void
@@ -331,9 +332,10 @@ store_batch_done(void *arg, struct store_batch *b)
 	for (i = 0; i < b->nrows; i++)
 		store_row_clear(&b->rows[i]);
 	b->nrows = b->ndeletes = 0;
-	/* What was staged while it was written is the next batch. */
-	if (!s->draining)
-		store_launch(s);
+	/* What was staged while it was written is the next batch, at the end
+	 * of this turn (not from here: an inline write would recurse). */
+	if (!s->draining && store_dirty(s))
+		store_schedule(s);
 }
 
 int
@@ -342,15 +344,15 @@ store_flush(struct store *s)
 	s->draining = 1;
 	evtimer_del(s->retry_ev);
 	for (;;) {
-		if (store_writer_busy(s->writer)) {
+		if (store_writer_busy(s->writer))
 			store_writer_drain(s->writer);
-			if (s->batch.seq == s->failed)
-				return -1;
-			continue;
-		}
-		if (!store_dirty(s))
+		else if (store_dirty(s))
+			store_launch(s);
+		else
 			return 0;
-		store_launch(s);
+		/* A full disk at shutdown: what is left stays unwritten. */
+		if (s->failed != 0 && s->failed == s->batch.seq && !store_writer_busy(s->writer))
+			return -1;
 	}
 }
 

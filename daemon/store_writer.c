@@ -8,7 +8,14 @@
  *
  * The thread owns nothing but its connection and the batch in hand: the
  * loop builds each batch from plain values (struct store_row) and does not
- * touch it until the thread hands it back, one batch at a time. */
+ * touch it until the thread hands it back, one batch at a time.
+ *
+ * A small batch while the thread is idle is written by the loop itself, on
+ * the same connection (nobody else uses it then): handing two rows to a
+ * thread and back costs more than writing them, and the wait is in the way
+ * of what the commit unblocks (the next program's start, a woken client).
+ * So that no write on the loop runs into a checkpoint, SQLite's automatic
+ * checkpoints are off and the thread runs them itself. */
 #include "config.h"
 
 #include <errno.h>
@@ -27,6 +34,11 @@
 #include "store_writer.h"
 
 enum writer_stmt { WS_BEGIN, WS_COMMIT, WS_ROLLBACK, WS_INSERT, WS_UPDATE, WS_DELETE, WS_N };
+
+/* The WAL grows to about this many pages between checkpoints (SQLite's own
+ * default), and batches of at most this many rows may be written inline. */
+#define WRITER_CKPT_PAGES  1000
+#define WRITER_INLINE_ROWS 4
 
 static const char *const writer_sql[WS_N] = {
 	[WS_BEGIN] = "BEGIN IMMEDIATE",
@@ -53,7 +65,11 @@ struct store_writer {
 	/* Under mu: */
 	struct store_batch  *todo;        /* handed over, not yet taken */
 	struct store_batch  *done_batch;  /* written, not yet given back */
+	int                  ckpt_wanted; /* the WAL is long: checkpoint it */
+	int                  ckpt_running;
 	int                  stop;
+	/* Whoever holds the connection: */
+	int                  wal_pages;   /* the WAL's length after the last commit */
 	/* The loop's: */
 	struct store_batch  *inflight;    /* submitted, its done not yet run */
 	int                  evfd;
@@ -74,6 +90,30 @@ store_row_clear(struct store_row *r)
 }
 
 /* --- the thread ------------------------------------------------------ */
+
+/* After each commit, on the thread that made it (this replaces SQLite's
+ * automatic checkpoint, which would run there, maybe on the loop). */
+static int
+writer_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct store_writer *w = arg;
+
+	w->wal_pages = pages;
+	return SQLITE_OK;
+}
+
+static void
+writer_checkpoint(struct store_writer *w)
+{
+	int rc, log, done;
+
+	/* PASSIVE: never waits for the loop's reads; what they still see is
+	 * copied at the next one. */
+	rc = sqlite3_wal_checkpoint_v2(w->db, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+		log_err("database checkpoint failed: %s", sqlite3_errstr(rc));
+	w->wal_pages = 0;
+}
 
 static int
 writer_step(struct store_writer *w, enum writer_stmt i)
@@ -165,18 +205,36 @@ writer_main(void *arg)
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		while (w->todo == NULL && !w->stop)
+		while (w->todo == NULL && !w->ckpt_wanted && !w->stop)
 			pthread_cond_wait(&w->cv, &w->mu);
-		if ((b = w->todo) == NULL)
+		if ((b = w->todo) != NULL) {
+			w->todo = NULL;
+			pthread_mutex_unlock(&w->mu);
+			b->rc = writer_exec(w, b);
+			pthread_mutex_lock(&w->mu);
+			if (w->wal_pages >= WRITER_CKPT_PAGES)
+				w->ckpt_wanted = 1;
+			/* Decided before the batch goes back: the loop must not
+			 * write inline while the checkpoint holds the connection. */
+			if (w->ckpt_wanted) {
+				w->ckpt_wanted = 0;
+				w->ckpt_running = 1;
+			}
+			w->done_batch = b;
+			pthread_cond_broadcast(&w->cv);
+			while (write(w->evfd, &one, sizeof one) == -1 && errno == EINTR)
+				;
+			if (!w->ckpt_running)
+				continue;
+		} else if (w->ckpt_wanted) {
+			w->ckpt_wanted = 0;
+			w->ckpt_running = 1;
+		} else
 			break;
-		w->todo = NULL;
 		pthread_mutex_unlock(&w->mu);
-		b->rc = writer_exec(w, b);
+		writer_checkpoint(w);
 		pthread_mutex_lock(&w->mu);
-		w->done_batch = b;
-		pthread_cond_broadcast(&w->cv);
-		while (write(w->evfd, &one, sizeof one) == -1 && errno == EINTR)
-			;
+		w->ckpt_running = 0;
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -235,6 +293,7 @@ store_writer_new(struct event_base *base, sqlite3 *db,
 		err_set(e, 500, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
+	sqlite3_wal_hook(db, writer_wal_hook, w);
 	w->ev = event_new(base, w->evfd, EV_READ | EV_PERSIST, writer_ready_cb, w);
 	if (w->ev == NULL || event_add(w->ev, NULL) == -1)
 		fatal("store writer: cannot watch its eventfd");
@@ -258,6 +317,30 @@ int
 store_writer_busy(const struct store_writer *w)
 {
 	return w != NULL && w->inflight != NULL;
+}
+
+int
+store_writer_write_now(struct store_writer *w, struct store_batch *b)
+{
+	int idle;
+
+	if (w->inflight != NULL || b->nrows > WRITER_INLINE_ROWS || b->ndeletes > WRITER_INLINE_ROWS)
+		return 0;
+	/* No batch in flight: only a checkpoint could be using the connection. */
+	pthread_mutex_lock(&w->mu);
+	idle = !w->ckpt_running && !w->ckpt_wanted;
+	pthread_mutex_unlock(&w->mu);
+	if (!idle)
+		return 0;
+	b->rc = writer_exec(w, b);
+	if (w->wal_pages >= WRITER_CKPT_PAGES) {
+		pthread_mutex_lock(&w->mu);
+		w->ckpt_wanted = 1;
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+	}
+	w->done(w->arg, b);
+	return 1;
 }
 
 void

@@ -52,6 +52,9 @@ struct store_writer *store_writer_new(struct event_base *base, struct sqlite3 *d
 /* A batch is being written: submit no other until done has run. */
 int   store_writer_busy(const struct store_writer *w);
 void  store_writer_submit(struct store_writer *w, struct store_batch *b);
+/* A small batch, the thread idle: write it here and now, done included
+ * (1), or leave it to store_writer_submit (0). */
+int   store_writer_write_now(struct store_writer *w, struct store_batch *b);
 /* Block until the batch in flight is written and its done has run
  * (shutdown: the loop has nothing better to do). */
 void  store_writer_drain(struct store_writer *w);
