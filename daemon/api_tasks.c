@@ -134,15 +134,20 @@ void
 api_task_cancel(struct api_call *c)
 {
 	const struct waiter_args a = { .kind = WAITER_CANCEL, .timeout = -1 };
-	struct task *t;
-	int          owned;
+	struct task *t, *done;
 
 	/* An active task may wait on disk: bring it back to stop it. */
-	if ((t = sched_warm(c->jd->sched, c->id)) == NULL || task_is_done(t->state)) {
-		if ((t = api_lookup(c, &owned)) == NULL)
-			return;
+	if ((t = sched_warm(c->jd->sched, c->id, &done)) == NULL) {
+		if (done == NULL)
+			httpd_reply_error(c->r, 404, "not_found", NULL, "task %lld not found",
+			    (long long)c->id);
+		else
+			api_reply_conflict(c, done, "it cannot be cancelled");
+		task_free(done);
+		return;
+	}
+	if (task_is_done(t->state)) {
 		api_reply_conflict(c, t, "it cannot be cancelled");
-		api_release(t, owned);
 		return;
 	}
 	sched_cancel(c->jd->sched, t, TASK_STOP_CANCEL);

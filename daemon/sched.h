@@ -24,8 +24,9 @@ struct task  *sched_create(struct sched *s, struct task_spec *spec);
  * live in the store, and so may active ones with nothing to do soon). */
 struct task  *sched_find(struct sched *s, int64_t id);
 /* The active task with this id, brought into memory if it waited on disk
- * (to be cancelled or waited on), or NULL if there is no such active task. */
-struct task  *sched_warm(struct sched *s, int64_t id);
+ * (to be cancelled or waited on); else NULL, and *done is the finished task
+ * read from disk (the caller's to task_free) or NULL if there is none. */
+struct task  *sched_warm(struct sched *s, int64_t id, struct task **done);
 /* Begin stopping t; -1 if it is already done. */
 int           sched_cancel(struct sched *s, struct task *t, enum task_stop why);
 /* The store committed t: forget it if it is finished. */

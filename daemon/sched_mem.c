@@ -233,11 +233,12 @@ sched_mem_sweep_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct task *
-sched_warm(struct sched *s, int64_t id)
+sched_warm(struct sched *s, int64_t id, struct task **done)
 {
 	struct task *t;
 	int          found;
 
+	*done = NULL;
 	if ((t = sched_find(s, id)) != NULL)
 		return t;
 	if ((t = store_get(s->jd->store, id, &found)) == NULL)
@@ -254,7 +255,7 @@ sched_warm(struct sched *s, int64_t id)
 		TAILQ_INSERT_TAIL(&sk->aside, t, queue_entry);   /* still counted cold */
 		return t;
 	}
-	task_free(t);
+	*done = t;
 	return NULL;
 }
 

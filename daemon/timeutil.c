@@ -22,13 +22,63 @@ time_now_ms(void)
 void
 time_rfc3339(int64_t ms, char *buf, size_t len)
 {
-	time_t    secs = (time_t)(ms / 1000);
+	int64_t   days, secs, z, era, doe, yoe, doy, mp, y, m, d;
+	char      out[32];
+	time_t    t;
 	struct tm tm;
 
-	gmtime_r(&secs, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-	    tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	if (ms < 0 || ms >= INT64_C(253402300800000)) {      /* outside 1970..9999 */
+		t = (time_t)(ms / 1000);
+		gmtime_r(&t, &tm);
+		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		    (int)((ms % 1000 + 1000) % 1000));
+		return;
+	}
+	/* Every task object carries three of these: no gmtime_r (it takes
+	 * glibc's time-zone lock) and no printf.  Days to a civil date as in
+	 * H. Hinnant's civil_from_days. */
+	days = ms / 86400000;
+	secs = ms / 1000 % 86400;
+	z = days + 719468;
+	era = z / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y = yoe + era * 400 + (m <= 2);
+	out[0] = (char)('0' + y / 1000);
+	out[1] = (char)('0' + y / 100 % 10);
+	out[2] = (char)('0' + y / 10 % 10);
+	out[3] = (char)('0' + y % 10);
+	out[4] = '-';
+	out[5] = (char)('0' + m / 10);
+	out[6] = (char)('0' + m % 10);
+	out[7] = '-';
+	out[8] = (char)('0' + d / 10);
+	out[9] = (char)('0' + d % 10);
+	out[10] = 'T';
+	out[11] = (char)('0' + secs / 36000);
+	out[12] = (char)('0' + secs / 3600 % 10);
+	out[13] = ':';
+	out[14] = (char)('0' + secs % 3600 / 600);
+	out[15] = (char)('0' + secs % 3600 / 60 % 10);
+	out[16] = ':';
+	out[17] = (char)('0' + secs % 60 / 10);
+	out[18] = (char)('0' + secs % 10);
+	out[19] = '.';
+	out[20] = (char)('0' + ms % 1000 / 100);
+	out[21] = (char)('0' + ms % 100 / 10);
+	out[22] = (char)('0' + ms % 10);
+	out[23] = 'Z';
+	if (len == 0)
+		return;
+	if (len > 25)
+		len = 25;
+	memcpy(buf, out, len - 1);
+	buf[len - 1] = '\0';
 }
 
 /* Accepts digits[.digits][e[+-]digits] or .digits...: what a person types.

@@ -383,12 +383,11 @@ static int
 waiter_fill(struct waiter *w, size_t i, int64_t id, struct err *e)
 {
 	struct wslot *s = &w->slots[i];
-	struct task  *t;
-	int           found;
+	struct task  *t, *done;
 
 	s->id = id;
 	s->watch.w = w;
-	if ((t = sched_warm(w->ws->jd->sched, id)) != NULL) {
+	if ((t = sched_warm(w->ws->jd->sched, id, &done)) != NULL) {
 		if (task_is_done(t->state))
 			waiter_slot_done(w, s, t);
 		else {
@@ -397,10 +396,10 @@ waiter_fill(struct waiter *w, size_t i, int64_t id, struct err *e)
 		}
 		return 0;
 	}
-	if ((t = store_get(w->ws->jd->store, id, &found)) == NULL)
+	if (done == NULL)
 		return err_set(e, 404, "task %lld not found", (long long)id);
-	waiter_slot_done(w, s, t);
-	task_free(t);
+	waiter_slot_done(w, s, done);
+	task_free(done);
 	return 0;
 }
 

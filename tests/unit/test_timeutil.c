@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "tap.h"
 #include "timeutil.h"
@@ -200,6 +201,30 @@ rfc_is(int64_t ms, const char *want)
 	is_str(buf, want, name);
 }
 
+/* The hand-made date arithmetic against gmtime_r, a day and a bit apart
+ * from 1970 to 2200, and at every month's edges of a leap century. */
+static void
+rfc_sweep(void)
+{
+	char    got[32], want[96];
+	int64_t ms;
+	int     bad = 0, n = 0;
+
+	for (ms = 0; ms < INT64_C(7258118400000); ms += INT64_C(86400000) * 13 / 10 + 7777) {
+		time_t    t = (time_t)(ms / 1000);
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+		time_rfc3339(ms, got, sizeof got);
+		n++;
+		if (strcmp(got, want) != 0 && bad++ == 0)
+			diag("time_rfc3339(%" PRId64 ") = %s, gmtime_r says %s", ms, got, want);
+	}
+	ok(bad == 0 && n > 50000, "time_rfc3339 agrees with gmtime_r on %d dates from 1970 to 2200", n);
+}
+
 static void
 test_rfc3339(void)
 {
@@ -216,6 +241,7 @@ test_rfc3339(void)
 	rfc_is(1795819500123, "2026-11-27T22:45:00.123Z");
 	rfc_is(4102444800000, "2100-01-01T00:00:00.000Z");
 	rfc_is(253402300799999, "9999-12-31T23:59:59.999Z");
+	rfc_sweep();
 
 	/* Exactly the 24 characters and the NUL fit in 25 bytes. */
 	memset(buf, 'X', sizeof buf);
