@@ -77,6 +77,14 @@ slurp(const char *path)
 }
 
 static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
 batch_step(struct batch *b, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
@@ -164,8 +172,8 @@ main(int argc, char **argv)
 	};
 	struct batch b;
 	const char  *db = NULL, *schema = NULL;
-	double       duration = 2, t0, t;
-	long         commits = 0;
+	double       duration = 2, t0, t, c0, *lat = NULL;
+	long         commits = 0, cap = 0;
 	int          ch, n = 0, rc = 1;
 
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -182,22 +190,35 @@ main(int argc, char **argv)
 	memset(&b, 0, sizeof b);
 	if (batch_open(&b, db, schema) < 0)
 		goto out;
-	t0 = now_mono();
+	t0 = t = now_mono();
 	do {
+		c0 = t;
 		if (batch_commit_one(&b, n) < 0)
 			goto out;
-		commits++;
-	} while ((t = now_mono()) - t0 < duration);
-	printf("rate=%.1f commits_per_s=%.1f batch=%d rows=%ld elapsed=%.3f\n",
-	    (double)commits * n / (t - t0), (double)commits / (t - t0), n, commits * n, t - t0);
+		t = now_mono();
+		if (commits == cap) {
+			cap = cap ? cap * 2 : 4096;
+			if ((lat = realloc(lat, (size_t)cap * sizeof *lat)) == NULL)
+				goto out;
+		}
+		lat[commits++] = t - c0;
+	} while (t - t0 < duration);
+	/* Each commit ends with one fsync of the WAL: at batch 1 the
+	 * latencies are the disk's flush latency, plus a little. */
+	qsort(lat, (size_t)commits, sizeof *lat, cmp_double);
+	printf("rate=%.1f commits_per_s=%.1f batch=%d rows=%ld elapsed=%.3f "
+	    "commit_p50_ms=%.3f commit_p99_ms=%.3f commit_max_ms=%.3f\n",
+	    (double)commits * n / (t - t0), (double)commits / (t - t0), n, commits * n, t - t0,
+	    lat[commits / 2] * 1e3, lat[commits * 99 / 100] * 1e3, lat[commits - 1] * 1e3);
 	rc = 0;
 out:
+	free(lat);
 	sqlite3_finalize(b.begin);
 	sqlite3_finalize(b.commit);
 	sqlite3_finalize(b.ins);
 	sqlite3_close(b.db);
 	return rc;
 usage:
-	fputs("usage: sqlite_batch --db NEW_PATH --schema 001-init.sql --batch N [--duration S]\n", stderr);
+	fputs("usage: sqlite_batch --db NEW_PATH --schema SCHEMA.sql --batch N [--duration S]\n", stderr);
 	return 2;
 }

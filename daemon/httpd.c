@@ -7,12 +7,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/queue.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -20,81 +22,25 @@
 #include <event2/event.h>
 #include <microhttpd.h>
 
-#include "httpd.h"
+#include "httpd_impl.h"
 #include "log.h"
 
 #define HTTPD_RESUME_BATCH 1000   /* bounds one MHD_run slice to ~20 ms */
-
-enum req_state {
-	REQ_NEW,       /* headers seen, body arriving */
-	REQ_PARKED,    /* suspended, waiting for an answer */
-	REQ_HELD,      /* suspended, answered, waiting for its commit to be durable */
-	REQ_RESUMING,  /* answered, in the resume queue */
-	REQ_READY,     /* resumed, its answer queued on the next call */
-	REQ_ABORTED,   /* the client left while parked */
-	REQ_DONE,
-};
-
-TAILQ_HEAD(req_list, req);
-
-struct req {
-	struct httpd          *h;
-	struct MHD_Connection *conn;
-	const char            *method;
-	const char            *url;
-	char                  *body;
-	size_t                 len, cap;
-	size_t                 seen;        /* body bytes received, kept or not */
-	int                    wants_body;  /* else its body is dropped unread */
-	struct query_arg      *query;
-	size_t                 nquery, capquery;
-	void                  *data;        /* the handler's */
-	struct timespec        t0;          /* headers seen */
-	unsigned               sent;        /* the status queued, 0 if none */
-	int64_t                tag;         /* a task it created, or 0 */
-	uint64_t               seq;         /* held: the commit to be durable first */
-	enum req_state         state;
-	struct MHD_Response   *resp;
-	unsigned               status;
-	void                 (*gone)(void *arg);
-	void                  *gone_arg;
-	struct event          *closed_ev;
-	TAILQ_ENTRY(req)       entry;       /* parked, held or resume list */
-};
-
-/* One MHD daemon per listening socket (TCP, unix, or each from systemd). */
-struct httpd_listener {
-	struct httpd          *h;
-	struct MHD_Daemon     *d;
-	struct event          *mhd_ev;
-	struct event          *mhd_timer;
-};
-
-struct httpd {
-	struct httpd_config    cfg;
-	struct httpd_listener *ls;
-	size_t                 nls;
-	struct event          *resume_ev;
-	struct req_list        parked;
-	struct req_list        held;
-	struct req_list        resuming;
-	size_t                 nparked;
-	size_t                 max_parked;
-	int                    stopping;
-};
+#define HTTPD_ACCEPTS      64     /* accepts per readiness of a listening socket */
 
 static void
-httpd_pump(struct httpd_listener *l)
+httpd_pump(struct httpd_shard *sh)
 {
 	MHD_UNSIGNED_LONG_LONG to;
 
-	MHD_run(l->d);
-	if (MHD_get_timeout(l->d, &to) == MHD_YES) {
+	sh->kicked = 0;
+	MHD_run(sh->d);
+	if (MHD_get_timeout(sh->d, &to) == MHD_YES) {
 		struct timeval tv = { (time_t)(to / 1000), (suseconds_t)((to % 1000) * 1000) };
 
-		evtimer_add(l->mhd_timer, &tv);
+		evtimer_add(sh->mhd_timer, &tv);
 	} else
-		evtimer_del(l->mhd_timer);
+		evtimer_del(sh->mhd_timer);
 }
 
 static void
@@ -106,12 +52,21 @@ httpd_pump_cb(evutil_socket_t fd, short what, void *arg)
 /* Never run MHD from inside its own callbacks: ask the loop to.  A resume
  * wakes nothing in external mode, so every resume ends here. */
 static void
-httpd_kick(struct httpd *h)
+httpd_kick(struct httpd_shard *sh)
+{
+	if (!sh->kicked) {
+		sh->kicked = 1;
+		event_active(sh->mhd_ev, EV_READ, 0);
+	}
+}
+
+static void
+httpd_kick_all(struct httpd *h)
 {
 	size_t i;
 
-	for (i = 0; i < h->nls; i++)
-		event_active(h->ls[i].mhd_ev, EV_READ, 0);
+	for (i = 0; i < h->nshards; i++)
+		httpd_kick(&h->shards[i]);
 }
 
 static void
@@ -126,8 +81,8 @@ httpd_resume_cb(evutil_socket_t fd, short what, void *arg)
 		if (r->state == REQ_RESUMING)
 			r->state = REQ_READY;
 		MHD_resume_connection(r->conn);
+		httpd_kick(r->shard);
 	}
-	httpd_kick(h);
 	if (!TAILQ_EMPTY(&h->resuming))
 		event_active(h->resume_ev, 0, 0);
 }
@@ -178,9 +133,9 @@ httpd_log(void *arg, const char *fmt, va_list ap)
 	log_warn("http: %s", line);
 }
 
-/* ---- answers ------------------------------------------------------------ */
+/* ---- answers and parking ------------------------------------------------ */
 
-static void
+void
 httpd_set_response(struct req *r, unsigned status, struct MHD_Response *resp)
 {
 	struct httpd *h = r->h;
@@ -205,66 +160,6 @@ httpd_set_response(struct req *r, unsigned status, struct MHD_Response *resp)
 	}
 }
 
-void
-httpd_reply_bytes(struct req *r, unsigned status, const char *ctype, void *data, size_t len)
-{
-	struct MHD_Response *resp;
-
-	resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL)
-		fatal("out of memory");
-	if (ctype != NULL)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	httpd_set_response(r, status, resp);
-}
-
-void
-httpd_reply_json(struct req *r, unsigned status, json_t *body)
-{
-	/* 15 digits: 0.1 reads back as 0.1, not 0.10000000000000001. */
-	char  *txt = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
-	size_t len;
-
-	json_decref(body);
-	if (txt == NULL)
-		fatal("out of memory");
-	len = strlen(txt);
-	/* A trailing newline makes curl output readable in a terminal. */
-	if ((txt = realloc(txt, len + 2)) == NULL)
-		fatal("out of memory");
-	txt[len++] = '\n';
-	txt[len] = '\0';
-	httpd_reply_bytes(r, status, "application/json", txt, len);
-}
-
-void
-httpd_reply_error(struct req *r, unsigned status, const char *code, json_t *extra,
-    const char *fmt, ...)
-{
-	char    msg[512];
-	va_list ap;
-	json_t *body;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	body = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
-	if (extra != NULL) {
-		json_object_update_missing(body, extra);
-		json_decref(extra);
-	}
-	httpd_reply_json(r, status, body);
-	if (status == MHD_HTTP_UNAUTHORIZED && r->resp)
-		MHD_add_response_header(r->resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-}
-
-void
-httpd_add_header(struct req *r, const char *name, const char *value)
-{
-	if (r->resp != NULL)
-		MHD_add_response_header(r->resp, name, value);
-}
-
 int
 httpd_park(struct req *r, void (*gone)(void *arg), void *arg)
 {
@@ -276,76 +171,6 @@ httpd_park(struct req *r, void (*gone)(void *arg), void *arg)
 	r->gone_arg = arg;
 	r->state = REQ_PARKED;
 	return 0;
-}
-
-/* ---- requests ----------------------------------------------------------- */
-
-const char *httpd_req_method(const struct req *r) { return r->method; }
-const char *httpd_req_path(const struct req *r) { return r->url; }
-void httpd_req_set_data(struct req *r, void *data) { r->data = data; }
-void *httpd_req_data(const struct req *r) { return r->data; }
-
-const char *
-httpd_req_header(const struct req *r, const char *name)
-{
-	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
-}
-
-int
-httpd_req_is_unix(const struct req *r)
-{
-	const union MHD_ConnectionInfo *ci;
-
-	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	return ci != NULL && ci->client_addr != NULL && ci->client_addr->sa_family == AF_UNIX;
-}
-
-int
-httpd_req_local_addr(const struct req *r, int family, void *addr)
-{
-	const union MHD_ConnectionInfo *ci;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
-
-	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (ci == NULL || getsockname(ci->connect_fd, (struct sockaddr *)&ss, &sl) < 0 ||
-	    ss.ss_family != family)
-		return -1;
-	if (family == AF_INET)
-		memcpy(addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-	else
-		memcpy(addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-	return 0;
-}
-
-const char *
-httpd_req_body(const struct req *r, size_t *len)
-{
-	*len = r->len;
-	return r->body ? r->body : "";
-}
-
-static enum MHD_Result
-httpd_query_cb(void *arg, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-	struct req *r = arg;
-
-	if (r->nquery + 1 >= r->capquery) {
-		r->capquery = r->capquery ? r->capquery * 2 : 8;
-		if ((r->query = realloc(r->query, r->capquery * sizeof *r->query)) == NULL)
-			fatal("out of memory");
-	}
-	r->query[r->nquery++] = (struct query_arg){ key, value };
-	r->query[r->nquery] = (struct query_arg){ NULL, NULL };
-	return MHD_YES;
-}
-
-const struct query_arg *
-httpd_req_query(const struct req *r)
-{
-	static const struct query_arg none = { NULL, NULL };
-
-	return r->query ? r->query : &none;
 }
 
 static int
@@ -389,15 +214,17 @@ httpd_queue(struct req *r)
 }
 
 static enum MHD_Result
-httpd_first_call(struct httpd *h, struct MHD_Connection *c, const char *url,
+httpd_first_call(struct httpd_shard *sh, struct MHD_Connection *c, const char *url,
     const char *method, void **con_cls)
 {
-	struct req *r;
-	const char *cl;
+	struct httpd *h = sh->h;
+	struct req   *r;
+	const char   *cl;
 
 	if ((r = calloc(1, sizeof *r)) == NULL)
 		return MHD_NO;
 	r->h = h;
+	r->shard = sh;
 	r->conn = c;
 	r->url = url;
 	r->method = method;
@@ -418,7 +245,7 @@ httpd_first_call(struct httpd *h, struct MHD_Connection *c, const char *url,
 static enum MHD_Result
 httpd_dispatch(struct httpd *h, struct req *r)
 {
-	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, httpd_query_cb, r);
+	httpd_req_collect_query(r);
 	if (r->wants_body && r->seen > h->cfg.max_body)
 		httpd_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large", NULL,
 		    "the request body is larger than %zu bytes", h->cfg.max_body);
@@ -452,11 +279,12 @@ static enum MHD_Result
 httpd_access_cb(void *cls, struct MHD_Connection *c, const char *url, const char *method,
     const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
-	struct httpd *h = cls;
-	struct req   *r = *con_cls;
+	struct httpd_shard *sh = cls;
+	struct httpd       *h = sh->h;
+	struct req         *r = *con_cls;
 
 	if (r == NULL)
-		return httpd_first_call(h, c, url, method, con_cls);
+		return httpd_first_call(sh, c, url, method, con_cls);
 	if (*upload_data_size != 0) {
 		int rc = httpd_append_body(r, upload_data, *upload_data_size);
 
@@ -480,8 +308,9 @@ static void
 httpd_completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
-	struct httpd *h = cls;
-	struct req   *r = *con_cls;
+	struct httpd_shard *sh = cls;
+	struct httpd       *h = sh->h;
+	struct req         *r = *con_cls;
 
 	if (r == NULL)
 		return;
@@ -503,36 +332,118 @@ httpd_completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
-/* ---- the daemon --------------------------------------------------------- */
+/* ---- the daemons and the listeners --------------------------------------- */
+
+static void httpd_watch_listeners(struct httpd *h, int on);
+
+/* Every connection opened and closed, to spread them and keep the limit. */
+static void
+httpd_conn_cb(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct httpd_shard *sh = cls;
+	struct httpd       *h = sh->h;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		sh->nconns++;
+		h->nconns++;
+		return;
+	}
+	sh->nconns--;
+	h->nconns--;
+	if (!h->accepting && !h->stopping && h->nconns < h->cfg.max_conns)
+		httpd_watch_listeners(h, 1);
+}
+
+/* The next daemon in turn that has room (they all have, as a rule: each may
+ * hold every connection, and turns keep them even). */
+static struct httpd_shard *
+httpd_pick_shard(struct httpd *h)
+{
+	struct httpd_shard *sh;
+	size_t              i;
+
+	for (i = 0; i < h->nshards; i++) {
+		sh = &h->shards[h->next_shard++ % h->nshards];
+		if (sh->nconns < h->cfg.max_conns)
+			return sh;
+	}
+	return NULL;
+}
+
+static void
+httpd_accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct httpd_listener  *l = arg;
+	struct httpd           *h = l->h;
+	struct httpd_shard     *sh;
+	struct sockaddr_storage ss;
+	socklen_t               sl;
+	int                     i, c;
+
+	for (i = 0; i < HTTPD_ACCEPTS; i++) {
+		if (h->nconns >= h->cfg.max_conns) {
+			httpd_watch_listeners(h, 0);   /* the rest wait in the backlog */
+			return;
+		}
+		sl = sizeof ss;
+		if ((c = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("http: accept: %s", strerror(errno));
+			return;
+		}
+		if ((sh = httpd_pick_shard(h)) == NULL) {
+			close(c);
+			continue;
+		}
+		/* MHD closes the socket itself if it cannot take it. */
+		if (MHD_add_connection(sh->d, c, (struct sockaddr *)&ss, sl) != MHD_YES)
+			log_warn("http: a new connection was refused: %s", strerror(errno));
+		httpd_kick(sh);
+	}
+}
+
+static void
+httpd_watch_listeners(struct httpd *h, int on)
+{
+	size_t i;
+
+	for (i = 0; i < h->nls; i++)
+		if (on)
+			event_add(h->ls[i].ev, NULL);
+		else
+			event_del(h->ls[i].ev);
+	h->accepting = on;
+}
 
 static int
-httpd_listener_start(struct httpd *h, struct httpd_listener *l, int fd, struct err *e)
+httpd_shard_start(struct httpd *h, struct httpd_shard *sh, struct err *e)
 {
 	const struct httpd_config  *cfg = &h->cfg;
 	const union MHD_DaemonInfo *info;
-	unsigned                    flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	unsigned                    flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+	    MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
 
 	if (cfg->tls_cert != NULL)
 		flags |= MHD_USE_TLS;
-	l->h = h;
-	l->d = MHD_start_daemon(flags, 0, NULL, NULL, httpd_access_cb, h,
+	sh->h = h;
+	sh->d = MHD_start_daemon(flags, 0, NULL, NULL, httpd_access_cb, sh,
 	    MHD_OPTION_EXTERNAL_LOGGER, httpd_log, h,
-	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-	    MHD_OPTION_NOTIFY_COMPLETED, httpd_completed_cb, h,
+	    MHD_OPTION_NOTIFY_COMPLETED, httpd_completed_cb, sh,
+	    MHD_OPTION_NOTIFY_CONNECTION, httpd_conn_cb, sh,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_conns,
 	    MHD_OPTION_CONNECTION_TIMEOUT, 60u,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
 	    cfg->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cfg->tls_cert,
 	    MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key,
 	    MHD_OPTION_END);
-	if (l->d == NULL)
+	if (sh->d == NULL)
 		return err_set(e, 500, "libmicrohttpd failed to start%s",
 		    cfg->tls_cert ? " (check the TLS certificate and key)" : "");
-	info = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_EPOLL_FD);
-	l->mhd_ev = event_new(cfg->base, info->epoll_fd, EV_READ | EV_PERSIST, httpd_pump_cb, l);
-	l->mhd_timer = evtimer_new(cfg->base, httpd_pump_cb, l);
-	event_add(l->mhd_ev, NULL);
+	info = MHD_get_daemon_info(sh->d, MHD_DAEMON_INFO_EPOLL_FD);
+	sh->mhd_ev = event_new(cfg->base, info->epoll_fd, EV_READ | EV_PERSIST, httpd_pump_cb, sh);
+	sh->mhd_timer = evtimer_new(cfg->base, httpd_pump_cb, sh);
+	event_add(sh->mhd_ev, NULL);
 	return 0;
 }
 
@@ -553,12 +464,24 @@ httpd_new(const struct httpd_config *cfg, struct err *e)
 	 * the request that finishes their task can still get in. */
 	h->max_parked = cfg->max_conns - cfg->max_conns / 20;
 	h->resume_ev = event_new(cfg->base, -1, 0, httpd_resume_cb, h);
-	for (i = 0; i < cfg->nfds; i++, h->nls++)
-		if (httpd_listener_start(h, &h->ls[i], cfg->fds[i], e) < 0) {
+	for (; h->nshards < HTTPD_SHARDS; h->nshards++)
+		if (httpd_shard_start(h, &h->shards[h->nshards], e) < 0) {
 			httpd_free(h);
 			return NULL;
 		}
-	httpd_kick(h);
+	for (i = 0; i < cfg->nfds; i++, h->nls++) {
+		int fl = fcntl(cfg->fds[i], F_GETFL);
+
+		/* Accepting until EAGAIN must not block (systemd's sockets may). */
+		if (fl == -1 || fcntl(cfg->fds[i], F_SETFL, fl | O_NONBLOCK) == -1)
+			log_warn("http: cannot make listening socket %d nonblocking: %s",
+			    cfg->fds[i], strerror(errno));
+		h->ls[i] = (struct httpd_listener){ .h = h, .fd = cfg->fds[i] };
+		h->ls[i].ev = event_new(cfg->base, cfg->fds[i], EV_READ | EV_PERSIST,
+		    httpd_accept_cb, &h->ls[i]);
+	}
+	httpd_watch_listeners(h, 1);
+	httpd_kick_all(h);
 	return h;
 }
 
@@ -582,11 +505,15 @@ httpd_free(struct httpd *h)
 		TAILQ_REMOVE(&h->resuming, r, entry);
 		MHD_resume_connection(r->conn);
 	}
-	for (i = 0; i < h->nls; i++) {
-		MHD_run(h->ls[i].d);
-		MHD_stop_daemon(h->ls[i].d);
-		event_free(h->ls[i].mhd_ev);
-		event_free(h->ls[i].mhd_timer);
+	h->stopping = 1;
+	for (i = 0; i < h->nls; i++)
+		event_free(h->ls[i].ev);      /* the sockets are main's to close */
+	h->nls = 0;
+	for (i = 0; i < h->nshards; i++) {
+		MHD_run(h->shards[i].d);
+		MHD_stop_daemon(h->shards[i].d);
+		event_free(h->shards[i].mhd_ev);
+		event_free(h->shards[i].mhd_timer);
 	}
 	event_free(h->resume_ev);
 	free(h->ls);
@@ -596,10 +523,7 @@ httpd_free(struct httpd *h)
 void
 httpd_quiesce(struct httpd *h)
 {
-	size_t i;
-
-	for (i = 0; i < h->nls; i++)
-		MHD_quiesce_daemon(h->ls[i].d);   /* the sockets are main's to close */
+	httpd_watch_listeners(h, 0);
 	h->stopping = 1;
 }
 
@@ -613,13 +537,6 @@ int
 httpd_idle(const struct httpd *h)
 {
 	return h->nparked == 0 && TAILQ_EMPTY(&h->held) && TAILQ_EMPTY(&h->resuming);
-}
-
-void
-httpd_req_set_tag(struct req *r, int64_t id)
-{
-	if (r->tag == 0)
-		r->tag = id;
 }
 
 void

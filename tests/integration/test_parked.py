@@ -110,5 +110,38 @@ class ParkedTest(JobdTestCase):
         self.assertEqual(self.jobd.get("/healthz").status, 200)
 
 
+class ConnectionLimitTest(JobdTestCase):
+    """--max-connections: past the limit new connections wait in the
+    kernel's backlog, and are served as soon as one closes."""
+    LIMIT = 16
+    JOBD_ARGS = ("--max-connections", str(LIMIT))
+
+    def keepalive_healthz(self, s):
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        r = jobdtest.read_response(s)
+        self.assertEqual(r.status, 200, r)
+
+    def test_past_the_limit_connections_wait(self):
+        held = []
+        try:
+            for _ in range(self.LIMIT):
+                s = socket.create_connection(("127.0.0.1", self.jobd.port), timeout=30)
+                self.keepalive_healthz(s)      # accepted, and kept open
+                held.append(s)
+            extra = socket.create_connection(("127.0.0.1", self.jobd.port), timeout=30)
+            held.append(extra)
+            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            extra.settimeout(0.5)
+            with self.assertRaises(socket.timeout, msg="served past the connection limit"):
+                extra.recv(1)
+            held.pop(0).close()
+            extra.settimeout(30)
+            r = jobdtest.read_response(extra)
+            self.assertEqual(r.status, 200, r)
+        finally:
+            for s in held:
+                s.close()
+
+
 if __name__ == "__main__":
     jobdtest.main()

@@ -1,0 +1,155 @@
+/* httpd_req.c: what a handler sees of a request (method, path, headers,
+ * query, body, the socket it came on) and the answers it gives. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "httpd_impl.h"
+#include "log.h"
+
+void
+httpd_reply_bytes(struct req *r, unsigned status, const char *ctype, void *data, size_t len)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL)
+		fatal("out of memory");
+	if (ctype != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	httpd_set_response(r, status, resp);
+}
+
+void
+httpd_reply_json(struct req *r, unsigned status, json_t *body)
+{
+	/* 15 digits: 0.1 reads back as 0.1, not 0.10000000000000001. */
+	char  *txt = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	size_t len;
+
+	json_decref(body);
+	if (txt == NULL)
+		fatal("out of memory");
+	len = strlen(txt);
+	/* A trailing newline makes curl output readable in a terminal. */
+	if ((txt = realloc(txt, len + 2)) == NULL)
+		fatal("out of memory");
+	txt[len++] = '\n';
+	txt[len] = '\0';
+	httpd_reply_bytes(r, status, "application/json", txt, len);
+}
+
+void
+httpd_reply_error(struct req *r, unsigned status, const char *code, json_t *extra,
+    const char *fmt, ...)
+{
+	char    msg[512];
+	va_list ap;
+	json_t *body;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	body = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+	if (extra != NULL) {
+		json_object_update_missing(body, extra);
+		json_decref(extra);
+	}
+	httpd_reply_json(r, status, body);
+	if (status == MHD_HTTP_UNAUTHORIZED && r->resp)
+		MHD_add_response_header(r->resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+}
+
+void
+httpd_add_header(struct req *r, const char *name, const char *value)
+{
+	if (r->resp != NULL)
+		MHD_add_response_header(r->resp, name, value);
+}
+
+
+const char *httpd_req_method(const struct req *r) { return r->method; }
+const char *httpd_req_path(const struct req *r) { return r->url; }
+void httpd_req_set_data(struct req *r, void *data) { r->data = data; }
+void *httpd_req_data(const struct req *r) { return r->data; }
+
+const char *
+httpd_req_header(const struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+int
+httpd_req_is_unix(const struct req *r)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	return ci != NULL && ci->client_addr != NULL && ci->client_addr->sa_family == AF_UNIX;
+}
+
+int
+httpd_req_local_addr(const struct req *r, int family, void *addr)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+
+	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci == NULL || getsockname(ci->connect_fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	    ss.ss_family != family)
+		return -1;
+	if (family == AF_INET)
+		memcpy(addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	else
+		memcpy(addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	return 0;
+}
+
+const char *
+httpd_req_body(const struct req *r, size_t *len)
+{
+	*len = r->len;
+	return r->body ? r->body : "";
+}
+
+static enum MHD_Result
+httpd_query_cb(void *arg, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct req *r = arg;
+
+	if (r->nquery + 1 >= r->capquery) {
+		r->capquery = r->capquery ? r->capquery * 2 : 8;
+		if ((r->query = realloc(r->query, r->capquery * sizeof *r->query)) == NULL)
+			fatal("out of memory");
+	}
+	r->query[r->nquery++] = (struct query_arg){ key, value };
+	r->query[r->nquery] = (struct query_arg){ NULL, NULL };
+	return MHD_YES;
+}
+
+const struct query_arg *
+httpd_req_query(const struct req *r)
+{
+	static const struct query_arg none = { NULL, NULL };
+
+	return r->query ? r->query : &none;
+}
+
+void
+httpd_req_collect_query(struct req *r)
+{
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, httpd_query_cb, r);
+}
+
+void
+httpd_req_set_tag(struct req *r, int64_t id)
+{
+	if (r->tag == 0)
+		r->tag = id;
+}
