@@ -34,6 +34,7 @@ struct store {
 	struct event         *flush_ev;     /* the end of this turn */
 	struct event         *retry_ev;     /* after a full disk */
 	struct event         *soon_ev;      /* stage_soon's deadline */
+	int                   eager;        /* staged by more than stage_soon */
 	/* Written: */
 	struct store_writer  *writer;
 	struct store_batch    batch;        /* the one in flight, or being built */

@@ -53,6 +53,7 @@ void
 store_stage(struct store *s, struct task *t)
 {
 	store_link(s, t);
+	s->eager = 1;
 	store_schedule(s);
 }
 
@@ -79,6 +80,7 @@ void
 store_stage_delete(struct store *s, int64_t id)
 {
 	store_add_delete(s, id);
+	s->eager = 1;
 	store_schedule(s);
 }
 
@@ -256,6 +258,7 @@ store_launch(struct store *s)
 	b->ndeletes = s->ndeletes;
 	s->ndeletes = 0;
 	b->seq = ++s->launched;
+	s->eager = 0;
 	evtimer_del(s->soon_ev);
 	if (!store_writer_write_now(s->writer, b))
 		store_writer_submit(s->writer, b);
@@ -333,8 +336,9 @@ store_batch_done(void *arg, struct store_batch *b)
 		store_row_clear(&b->rows[i]);
 	b->nrows = b->ndeletes = 0;
 	/* What was staged while it was written is the next batch, at the end
-	 * of this turn (not from here: an inline write would recurse). */
-	if (!s->draining && store_dirty(s))
+	 * of this turn (not from here: an inline write would recurse) -- unless
+	 * it is only what stage_soon let wait for a later commit. */
+	if (!s->draining && store_dirty(s) && s->eager)
 		store_schedule(s);
 }
 
