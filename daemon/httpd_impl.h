@@ -79,7 +79,7 @@ struct httpd_listener {
 struct httpd {
 	struct httpd_config    cfg;
 	struct httpd_shard     shards[HTTPD_SHARDS];
-	size_t                 nshards, next_shard;
+	size_t                 nshards;
 	struct httpd_listener *ls;
 	size_t                 nls;
 	unsigned               nconns;      /* open connections, all shards */

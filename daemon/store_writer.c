@@ -322,10 +322,16 @@ store_writer_busy(const struct store_writer *w)
 int
 store_writer_write_now(struct store_writer *w, struct store_batch *b)
 {
-	int idle;
+	size_t i;
+	int    idle;
 
 	if (w->inflight != NULL || b->nrows > WRITER_INLINE_ROWS || b->ndeletes > WRITER_INLINE_ROWS)
 		return 0;
+	/* Creates are answered after a flush of the WAL anyway, and under load
+	 * they come many to a turn: the thread takes those, the loop goes on. */
+	for (i = 0; i < b->nrows; i++)
+		if (b->rows[i].is_new)
+			return 0;
 	/* No batch in flight: only a checkpoint could be using the connection. */
 	pthread_mutex_lock(&w->mu);
 	idle = !w->ckpt_running && !w->ckpt_wanted;
