@@ -20,10 +20,8 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -32,6 +30,7 @@
 #include "json_util.h"
 #include "log.h"
 #include "store_writer.h"
+#include "thread_util.h"
 
 enum writer_stmt { WS_BEGIN, WS_COMMIT, WS_ROLLBACK, WS_INSERT, WS_UPDATE, WS_DELETE, WS_N };
 
@@ -201,7 +200,6 @@ writer_main(void *arg)
 {
 	struct store_writer *w = arg;
 	struct store_batch  *b;
-	uint64_t             one = 1;
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
@@ -222,8 +220,7 @@ writer_main(void *arg)
 			}
 			w->done_batch = b;
 			pthread_cond_broadcast(&w->cv);
-			while (write(w->evfd, &one, sizeof one) == -1 && errno == EINTR)
-				;
+			thread_wake(w->evfd);
 			if (!w->ckpt_running)
 				continue;
 		} else if (w->ckpt_wanted) {
@@ -255,10 +252,8 @@ writer_ready_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct store_writer *w = arg;
 	struct store_batch  *b;
-	uint64_t             n;
 
-	if (read(w->evfd, &n, sizeof n) == -1 && errno != EAGAIN && errno != EINTR)
-		fatal("store writer: eventfd: %s", strerror(errno));
+	thread_woken(w->evfd);
 	pthread_mutex_lock(&w->mu);
 	b = w->done_batch;
 	w->done_batch = NULL;
@@ -272,7 +267,6 @@ store_writer_new(struct event_base *base, sqlite3 *db,
     void (*done)(void *arg, struct store_batch *b), void *arg, struct err *e)
 {
 	struct store_writer *w;
-	sigset_t             all, old;
 	int                  i, rc;
 
 	if ((w = calloc(1, sizeof *w)) == NULL)
@@ -289,20 +283,10 @@ store_writer_new(struct event_base *base, sqlite3 *db,
 			err_set(e, 500, "preparing write statement %d: %s", i, sqlite3_errmsg(db));
 			goto fail;
 		}
-	if ((w->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
-		err_set(e, 500, "eventfd: %s", strerror(errno));
+	if ((w->ev = thread_waker(base, &w->evfd, writer_ready_cb, w, e)) == NULL)
 		goto fail;
-	}
 	sqlite3_wal_hook(db, writer_wal_hook, w);
-	w->ev = event_new(base, w->evfd, EV_READ | EV_PERSIST, writer_ready_cb, w);
-	if (w->ev == NULL || event_add(w->ev, NULL) == -1)
-		fatal("store writer: cannot watch its eventfd");
-	/* Signals are the loop's business: the thread starts with all blocked. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_create(&w->thread, NULL, writer_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
+	if ((rc = thread_start(&w->thread, writer_main, w)) != 0) {
 		err_set(e, 500, "cannot start the database writer thread: %s", strerror(rc));
 		goto fail;
 	}

@@ -21,10 +21,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -32,6 +30,7 @@
 #include "json_util.h"
 #include "log.h"
 #include "syncer.h"
+#include "thread_util.h"
 
 struct syncer {
 	pthread_t        thread;
@@ -82,15 +81,6 @@ syncer_sync(struct syncer *s)
 	return 0;
 }
 
-static void
-syncer_wake_loop(struct syncer *s)
-{
-	uint64_t one = 1;
-
-	while (write(s->evfd, &one, sizeof one) == -1 && errno == EINTR)
-		;
-}
-
 static void *
 syncer_main(void *arg)
 {
@@ -113,7 +103,7 @@ syncer_main(void *arg)
 			s->err = rc;
 		else
 			s->have = w;
-		syncer_wake_loop(s);
+		thread_wake(s->evfd);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -124,11 +114,10 @@ static void
 syncer_ready_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct syncer *s = arg;
-	uint64_t       n, have;
+	uint64_t       have;
 	int            err;
 
-	if (read(s->evfd, &n, sizeof n) == -1 && errno != EAGAIN && errno != EINTR)
-		fatal("syncer: eventfd: %s", strerror(errno));
+	thread_woken(s->evfd);
 	pthread_mutex_lock(&s->mu);
 	have = s->have;
 	err = s->err;
@@ -148,7 +137,6 @@ syncer_new(struct event_base *base, const char *wal, const char *dir,
     void (*done)(void *arg, uint64_t seq), void *arg, struct err *e)
 {
 	struct syncer *s;
-	sigset_t       all, old;
 	int            rc;
 
 	if ((s = calloc(1, sizeof *s)) == NULL || (s->wal = strdup(wal)) == NULL ||
@@ -159,19 +147,9 @@ syncer_new(struct event_base *base, const char *wal, const char *dir,
 	s->arg = arg;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
-	if ((s->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
-		err_set(e, 500, "eventfd: %s", strerror(errno));
+	if ((s->ev = thread_waker(base, &s->evfd, syncer_ready_cb, s, e)) == NULL)
 		goto fail;
-	}
-	s->ev = event_new(base, s->evfd, EV_READ | EV_PERSIST, syncer_ready_cb, s);
-	if (s->ev == NULL || event_add(s->ev, NULL) == -1)
-		fatal("syncer: cannot watch its eventfd");
-	/* Signals are the loop's business: the thread starts with all blocked. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_create(&s->thread, NULL, syncer_main, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
+	if ((rc = thread_start(&s->thread, syncer_main, s)) != 0) {
 		err_set(e, 500, "cannot start the sync thread: %s", strerror(rc));
 		goto fail;
 	}
