@@ -41,6 +41,8 @@ struct waiter {
 	struct waiter_args   a;
 	struct wslot        *slots;
 	size_t               n, ndone;
+	size_t               nfailed;        /* slots done in state failed */
+	ssize_t              first_bad;      /* the failed or cancelled slot done first, or -1 */
 	struct event        *timer;
 	int                  timed_out;
 	int                  answered;
@@ -181,53 +183,58 @@ waiter_check_one(struct waiter *w)
 		waiter_reply(w, 200, json_incref(w->slots[0].task));
 }
 
+static int
+waiter_cmp_pos(const void *a, const void *b, void *arg)
+{
+	const struct wslot *slots = arg;
+	size_t              x = *(const size_t *)a, y = *(const size_t *)b;
+
+	if (slots[x].id != slots[y].id)
+		return slots[x].id < slots[y].id ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/* first[i]: slot i is the first of its id (sorting, not a pairwise scan:
+ * asyncio.wait of 100,000 ids must not cost 10^10 comparisons). */
+static unsigned char *
+waiter_firsts(const struct waiter *w)
+{
+	unsigned char *first;
+	size_t        *pos, i;
+
+	if ((first = calloc(w->n + 1, 1)) == NULL || (pos = calloc(w->n + 1, sizeof *pos)) == NULL)
+		fatal("out of memory");
+	for (i = 0; i < w->n; i++)
+		pos[i] = i;
+	qsort_r(pos, w->n, sizeof *pos, waiter_cmp_pos, w->slots);
+	for (i = 0; i < w->n; i++)
+		first[pos[i]] = i == 0 || w->slots[pos[i - 1]].id != w->slots[pos[i]].id;
+	free(pos);
+	return first;
+}
+
 static void
 waiter_reply_wait(struct waiter *w)
 {
-	json_t *done = json_array(), *pending = json_array();
-	size_t  i, j;
+	json_t        *done = json_array(), *pending = json_array();
+	unsigned char *first = waiter_firsts(w);
+	size_t         i;
 
-	for (i = 0; i < w->n; i++) {
-		for (j = 0; j < i; j++)     /* duplicates once, first position */
-			if (w->slots[j].id == w->slots[i].id)
-				break;
-		if (j == i)
+	for (i = 0; i < w->n; i++)     /* duplicates once, first position */
+		if (first[i])
 			json_array_append_new(w->slots[i].done ? done : pending,
 			    json_integer(w->slots[i].id));
-	}
+	free(first);
 	waiter_reply(w, 200, json_pack("{s:o, s:o}", "done", done, "pending", pending));
 }
 
 static void
 waiter_check_wait(struct waiter *w)
 {
-	size_t i;
-	int    failed = 0;
-
-	for (i = 0; i < w->n; i++)
-		failed |= w->slots[i].done && w->slots[i].state == TASK_FAILED;
 	if (w->timed_out || w->ndone == w->n ||
 	    (w->a.return_when == WAIT_FIRST_COMPLETED && w->ndone > 0) ||
-	    (w->a.return_when == WAIT_FIRST_EXCEPTION && failed))
+	    (w->a.return_when == WAIT_FIRST_EXCEPTION && w->nfailed > 0))
 		waiter_reply_wait(w);
-}
-
-/* The failed or cancelled slot that finished first, or -1. */
-static ssize_t
-waiter_first_failure(const struct waiter *w)
-{
-	ssize_t best = -1;
-	size_t  i;
-
-	for (i = 0; i < w->n; i++) {
-		const struct wslot *s = &w->slots[i];
-
-		if (!s->done || s->state == TASK_SUCCEEDED)
-			continue;
-		if (best < 0 || s->finished_at < w->slots[best].finished_at)
-			best = (ssize_t)i;
-	}
-	return best;
 }
 
 static void
@@ -264,7 +271,7 @@ waiter_check_gather(struct waiter *w)
 		    "the timeout passed before every task finished");
 		return;
 	}
-	if (!w->a.return_exceptions && (f = waiter_first_failure(w)) >= 0) {
+	if (!w->a.return_exceptions && (f = w->first_bad) >= 0) {
 		char msg[128];
 
 		snprintf(msg, sizeof msg, "task %lld %s", (long long)w->slots[f].id,
@@ -302,6 +309,12 @@ waiter_slot_done(struct waiter *w, struct wslot *s, const struct task *t)
 	s->done = 1;
 	s->state = t->state;
 	s->finished_at = t->finished_at;
+	if (s->state == TASK_FAILED)
+		w->nfailed++;
+	/* Kept as they come, and by finish time for those known at the start. */
+	if (s->state != TASK_SUCCEEDED && (w->first_bad < 0 ||
+	    s->finished_at < w->slots[w->first_bad].finished_at))
+		w->first_bad = s - w->slots;
 	if (w->a.kind != WAITER_WAIT)
 		s->task = task_to_json(t);
 	w->ndone++;
@@ -416,6 +429,7 @@ waiter_start(struct waiters *ws, struct req *req, const struct waiter_args *a,
 	w->req = req;
 	w->a = *a;
 	w->n = n;
+	w->first_bad = -1;
 	json_incref(w->a.ids);
 	for (i = 0; i < n; i++)
 		if (waiter_fill(w, i, ids[i], e) < 0) {
