@@ -71,7 +71,8 @@ main_usage(FILE *f)
 	    "                         queue waits on disk (default 1024)\n"
 	    "  --memory-horizon SECONDS  a running task with nothing to do for longer (a long\n"
 	    "                         sleep) waits on disk until then (default 60)\n"
-	    "  --sync full|normal     SQLite synchronous mode (default full: survives power loss)\n"
+	    "  --sync full|normal     full (default): nothing is told before it is on disk;\n"
+	    "                         normal: faster, the last commits may be lost on power loss\n"
 	    "  --max-db-size BYTES    refuse new tasks (507) once the database is this big\n"
 	    "  --allow-origin LIST    comma-separated browser origins allowed to call jobd\n"
 	    "  --allow-host LIST      comma-separated extra names accepted in the Host header\n"
@@ -335,7 +336,7 @@ main_answered(void *arg, unsigned status, double seconds)
 }
 
 static void
-main_batch_done(void *arg, unsigned n, uint64_t seq)
+main_batch_done(void *arg, unsigned n)
 {
 	struct jobd *jd = arg;
 

@@ -1,5 +1,6 @@
 /* sched.h: owns the active (pending and running) tasks: queues, slots per
- * kind, start, finish, cancel, deadlines. */
+ * kind, start, finish, cancel, deadlines; keeps in memory those with
+ * something to do soon (sched_mem.c), the rest wait on disk. */
 #ifndef SCHED_H
 #define SCHED_H
 

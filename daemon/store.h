@@ -1,5 +1,6 @@
-/* store.h: SQLite, WAL, one connection on the loop; staged changes committed
- * together once per loop turn (group commit). */
+/* store.h: the tasks in SQLite (WAL).  The loop stages changes; each turn's
+ * become one batch, committed by a writer thread and made durable by a sync
+ * thread (group commit); reads are the loop's, on a connection of its own. */
 #ifndef STORE_H
 #define STORE_H
 
@@ -15,8 +16,8 @@ struct list_spec;
 struct store_hooks {
 	/* After each successful commit: once per task committed in it ... */
 	void (*committed)(void *arg, struct task *t);
-	/* ... then once for the whole batch of n task rows, commit number seq. */
-	void (*batch_done)(void *arg, unsigned n, uint64_t seq);
+	/* ... then once for the whole batch of n task rows. */
+	void (*batch_done)(void *arg, unsigned n);
 	/* Every commit up to seq is on disk: what they made true may be told. */
 	void (*durable)(void *arg, uint64_t seq);
 	/* A commit failed for lack of space: each task created in the batch is
@@ -36,7 +37,7 @@ void          store_stage(struct store *s, struct task *t);
 void          store_stage_delete(struct store *s, int64_t id);
 /* Stage t without a commit of its own: it rides on the next one, which
  * comes within STORE_SOON_MS.  For what no answer reports (an exec task's
- * process group), so that busy loops do not pay an fsync for it. */
+ * process group), so that busy loops do not pay a commit for it. */
 #define STORE_SOON_MS 2
 void          store_stage_soon(struct store *s, struct task *t);
 /* Something is staged and not yet committed. */

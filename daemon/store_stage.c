@@ -279,7 +279,7 @@ store_batch_ok(struct store *s, struct store_batch *b)
 			s->hooks.committed(s->hooks.arg, t);    /* may free t */
 	}
 	if (s->hooks.batch_done)
-		s->hooks.batch_done(s->hooks.arg, (unsigned)b->nrows, b->seq);
+		s->hooks.batch_done(s->hooks.arg, (unsigned)b->nrows);
 	store_commit_made(s);
 }
 
