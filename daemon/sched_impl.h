@@ -51,6 +51,8 @@ struct sched {
 	void              (*on_withdraw)(void *arg, struct task *t);
 	struct task_queue   starting;      /* running, started after the commit */
 	void               *on_done_arg;
+	int64_t            *recheck;       /* ids of aside tasks that may go to disk now */
+	size_t              nrecheck, caprecheck;
 };
 
 /* sched.c */
@@ -70,6 +72,8 @@ void sched_mem_unpend(struct sched_kind *sk, struct task *t);
 int  sched_mem_refill(struct sched_kind *sk);
 /* A running task just started (or was committed): to disk if it may wait there. */
 void sched_mem_maybe_cool(struct sched *s, struct task *t);
+/* t, if it waits aside, may be free to go to disk after the next commit. */
+void sched_mem_recheck(struct sched *s, const struct task *t);
 /* After each commit: trim long queues, refill short ones, free what waits aside. */
 void sched_mem_committed(struct sched *s);
 

@@ -137,19 +137,40 @@ sched_mem_trim(struct sched_kind *sk)
 		sk->loaded_to = t->id;
 }
 
-/* What waits aside and is on disk now, with nobody waiting on it. */
-static void
-sched_mem_free_aside(struct sched_kind *sk)
+/* A task aside can go to disk once it is committed and nobody waits on it:
+ * the commit and the last waiter's leaving name it here, and it is looked
+ * at after the next commit.  (Walking the whole aside list after every
+ * commit cost its length each time: with a gather waiting on thousands of
+ * queued tasks, quadratic.) */
+void
+sched_mem_recheck(struct sched *s, const struct task *t)
 {
-	struct task *t, *next;
-
-	for (t = TAILQ_FIRST(&sk->aside); t != NULL; t = next) {
-		next = TAILQ_NEXT(t, queue_entry);
-		if (!sched_mem_freeable(t))
-			continue;
-		TAILQ_REMOVE(&sk->aside, t, queue_entry);
-		sched_forget(sk->sched, t);
+	if (t->state != TASK_PENDING || t->queued)
+		return;
+	if (s->nrecheck == s->caprecheck) {
+		s->caprecheck = s->caprecheck ? 2 * s->caprecheck : 64;
+		if ((s->recheck = realloc(s->recheck, s->caprecheck * sizeof *s->recheck)) == NULL)
+			fatal("out of memory");
 	}
+	s->recheck[s->nrecheck++] = t->id;
+}
+
+/* What was named aside and is on disk now, with nobody waiting on it.  By
+ * id: a task named may have started, ended or gone since. */
+static void
+sched_mem_free_aside(struct sched *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nrecheck; i++) {
+		struct task *t = sched_find(s, s->recheck[i]);
+
+		if (t == NULL || t->state != TASK_PENDING || t->queued || !sched_mem_freeable(t))
+			continue;
+		TAILQ_REMOVE(&((struct sched_kind *)t->owner)->aside, t, queue_entry);
+		sched_forget(s, t);
+	}
+	s->nrecheck = 0;
 }
 
 void
@@ -157,13 +178,12 @@ sched_mem_committed(struct sched *s)
 {
 	size_t i;
 
+	sched_mem_free_aside(s);
 	for (i = 0; i < s->nkinds; i++) {
 		struct sched_kind *sk = &s->kinds[i];
 
 		if (sk->qlen > s->window)
 			sched_mem_trim(sk);
-		if (!TAILQ_EMPTY(&sk->aside))
-			sched_mem_free_aside(sk);
 		if (sk->cold > 0)
 			sched_pump(sk);       /* which refills the queue first if short */
 	}
@@ -253,6 +273,7 @@ sched_warm(struct sched *s, int64_t id, struct task **done)
 		sched_adopt(s, t);
 		sk = t->owner;
 		TAILQ_INSERT_TAIL(&sk->aside, t, queue_entry);   /* still counted cold */
+		sched_mem_recheck(s, t);      /* if nobody comes to wait on it */
 		return t;
 	}
 	*done = t;
@@ -323,4 +344,5 @@ sched_mem_free(struct sched *s)
 {
 	if (s->sweep_ev != NULL)
 		event_free(s->sweep_ev);
+	free(s->recheck);
 }

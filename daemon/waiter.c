@@ -88,6 +88,8 @@ waiter_unlink(struct watch *wa)
 {
 	if (wa->task != NULL) {
 		TAILQ_REMOVE(&wa->task->watches, wa, entry);
+		if (TAILQ_EMPTY(&wa->task->watches))
+			sched_unwatched(wa->w->ws->jd->sched, wa->task);
 		wa->task = NULL;
 	}
 }

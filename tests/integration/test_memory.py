@@ -5,6 +5,7 @@ loaded first come, first served; a running task with nothing to do for
 longer than --memory-horizon (a long sleep) waits there too and comes back
 before its time.  Whatever waits on disk must behave exactly as if it were
 in memory: GET, list, cancel, wait, gather, timeouts and restarts."""
+import json
 import shutil
 import time
 import unittest
@@ -90,6 +91,29 @@ class QueueWindowTest(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json["states"][9], "cancelled")
         self.assertEqual(r.json["states"].count("succeeded"), 11)
+
+    def test_waited_on_queue_goes_back_to_disk(self):
+        blocker, ids = self.blocked_queue(12)
+        self.in_memory_settles(1 + WINDOW)
+        # A gather brings the whole queue into memory while it waits, and
+        # keeps it there through the commits made meanwhile ...
+        body = json.dumps({"ids": ids})
+        waiting = jobdtest.raw_connect(self.jobd.port, (
+            "POST /v1/gather HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+            % (len(body), body)).encode())
+        wait_until(lambda: metric(self.jobd, "jobd_waiting_clients") >= 1, what="the gather to park")
+        ids.append(self.exec_task(["true"]))
+        self.assertGreater(metric(self.jobd, "jobd_tasks_in_memory"), 1 + WINDOW)
+        # ... and once its client has gone, the next commit sends the tail back.
+        waiting.close()
+        wait_until(lambda: metric(self.jobd, "jobd_waiting_clients") == 0, what="the gather to end")
+        ids.append(self.exec_task(["true"]))
+        self.in_memory_settles(1 + WINDOW)
+        self.assertEqual(self.jobd.post("/v1/tasks/%d/cancel" % blocker).status, 200)
+        r = self.jobd.post("/v1/gather", {"ids": ids})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["states"], ["succeeded"] * 14)
 
     def test_restart_keeps_the_queue(self):
         blocker, ids = self.blocked_queue(10)
