@@ -68,7 +68,6 @@ kind_sleep_timer_cb(evutil_socket_t fd, short what, void *arg)
 	kind_sleep_finish(ss, 1);
 }
 
-/* The end is absolute (started_at + seconds), so a restart keeps it. */
 /* The moment the sleep ends: from started_at, so a restart keeps it. */
 static int64_t
 kind_sleep_wake_at(const struct task *t)
