@@ -438,7 +438,7 @@ sched_withdraw(struct sched *s, struct task *t)
 }
 
 void
-sched_unwatched(struct sched *s, const struct task *t)
+sched_unwatched(struct sched *s, struct task *t)
 {
 	sched_mem_recheck(s, t);
 }
@@ -446,8 +446,7 @@ sched_unwatched(struct sched *s, const struct task *t)
 void
 sched_committed(struct sched *s, struct task *t)
 {
-	if (t->state == TASK_PENDING)
-		sched_mem_recheck(s, t);
+	sched_mem_recheck(s, t);      /* pending aside: it may go to disk now */
 	/* Finished, and no newer row of it staged: it lives on disk now. */
 	if (!task_is_done(t->state) || t->dirty)
 		return;

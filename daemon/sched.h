@@ -33,7 +33,7 @@ int           sched_cancel(struct sched *s, struct task *t, enum task_stop why);
 /* The store committed t: forget it if it is finished. */
 void          sched_committed(struct sched *s, struct task *t);
 /* Nobody waits on t any more: it may go to disk if it can. */
-void          sched_unwatched(struct sched *s, const struct task *t);
+void          sched_unwatched(struct sched *s, struct task *t);
 /* The batch is committed: start what its creates made eligible. */
 void          sched_batch_committed(struct sched *s);
 /* The store could not commit t's creation: forget it, tell its waiters. */

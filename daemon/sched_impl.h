@@ -73,8 +73,9 @@ int  sched_mem_refill(struct sched_kind *sk);
 /* A running task just started (or was committed): to disk if it may wait there. */
 void sched_mem_maybe_cool(struct sched *s, struct task *t);
 /* t, if it waits aside, may be free to go to disk after the next commit. */
-void sched_mem_recheck(struct sched *s, const struct task *t);
-/* After each commit: trim long queues, refill short ones, free what waits aside. */
+void sched_mem_recheck(struct sched *s, struct task *t);
+/* After each commit: trim long queues, refill short ones, free what was
+ * named aside. */
 void sched_mem_committed(struct sched *s);
 
 #endif

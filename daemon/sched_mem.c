@@ -143,10 +143,13 @@ sched_mem_trim(struct sched_kind *sk)
  * commit cost its length each time: with a gather waiting on thousands of
  * queued tasks, quadratic.) */
 void
-sched_mem_recheck(struct sched *s, const struct task *t)
+sched_mem_recheck(struct sched *s, struct task *t)
 {
-	if (t->state != TASK_PENDING || t->queued)
+	/* Once on the list is enough: waits that come and go on a task aside
+	 * with no commit between must not grow it. */
+	if (t->state != TASK_PENDING || t->queued || t->rechecked)
 		return;
+	t->rechecked = 1;
 	if (s->nrecheck == s->caprecheck) {
 		s->caprecheck = s->caprecheck ? 2 * s->caprecheck : 64;
 		if ((s->recheck = realloc(s->recheck, s->caprecheck * sizeof *s->recheck)) == NULL)
@@ -165,7 +168,10 @@ sched_mem_free_aside(struct sched *s)
 	for (i = 0; i < s->nrecheck; i++) {
 		struct task *t = sched_find(s, s->recheck[i]);
 
-		if (t == NULL || t->state != TASK_PENDING || t->queued || !sched_mem_freeable(t))
+		if (t == NULL)
+			continue;
+		t->rechecked = 0;
+		if (t->state != TASK_PENDING || t->queued || !sched_mem_freeable(t))
 			continue;
 		TAILQ_REMOVE(&((struct sched_kind *)t->owner)->aside, t, queue_entry);
 		sched_forget(s, t);

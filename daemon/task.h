@@ -60,6 +60,7 @@ struct task {
 	int                    is_new;        /* never committed */
 	int                    starting;      /* running, kind started after the commit */
 	int                    queued;        /* pending, in its kind's queue (not on disk only) */
+	int                    rechecked;     /* aside, its id on sched's recheck list */
 	int64_t                wake_at;       /* running: when it needs the loop (ms), 0 = always */
 	TAILQ_ENTRY(task)      dirty_entry;   /* store's staged list */
 	TAILQ_ENTRY(task)      queue_entry;   /* sched's pending queue */
