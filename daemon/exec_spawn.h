@@ -1,41 +1,57 @@
 /* exec_spawn.h: start a program in its own session, the way posix_spawn
- * does, but on a stack we keep and with its pidfd from the kernel. */
+ * does, but without waiting for it to exec, on stacks we keep, and with its
+ * pidfd from the kernel. */
 #ifndef EXEC_SPAWN_H
 #define EXEC_SPAWN_H
 
 #include <stddef.h>
 #include <sys/types.h>
 
-/* The stack the child runs on until it execs (vfork: one at a time).
- * Owned by whoever spawns: exec_spawner_init / _clear. */
+struct exec_slot;
+
+/* The stacks children run on until they exec, and what each child reads
+ * until then.  Owned by whoever spawns: exec_spawner_init / _clear. */
 struct exec_spawner {
-	void          *stack;
-	size_t         size;
+	struct exec_slot **slots;
+	int                nslots;
 	/* The signals whose disposition is not the default, found at the
 	 * first spawn (jobd sets its handlers and ignores at start-up, never
 	 * after): only those need resetting in each child. */
-	int            known;
-	int            nreset;
-	unsigned char  reset[64];
+	int                known;
+	int                nreset;
+	unsigned char      reset[64];
 };
 
 int  exec_spawner_init(struct exec_spawner *sp);
+/* Stacks a child may still run on are left mapped (only at exit). */
 void exec_spawner_clear(struct exec_spawner *sp);
 
 /* What the child gets: path (already resolved), argv, envp, cwd (NULL:
  * ours), and its stdin (-1: /dev/null), stdout and stderr.  It runs in a new
  * session, with every signal at its default, none blocked, and only fds
- * 0-2 open. */
+ * 0-2 open.  The strings must stay as they are until the child has exec'd:
+ * exec_spawn takes them over and hands them to release(keep) then. */
 struct exec_spawn_args {
 	const char  *path;
 	char *const *argv;
 	char *const *envp;
 	const char  *cwd;
 	int          in, out, err;
+	void       (*release)(void *keep);
+	void        *keep;
 };
 
-/* 0 with *pid and *pidfd (close-on-exec), or the errno that kept the
- * program from starting (ENOENT, EACCES, ...), nothing left behind. */
-int  exec_spawn(struct exec_spawner *sp, const struct exec_spawn_args *a, pid_t *pid, int *pidfd);
+/* 0 with *pid and *pidfd (close-on-exec), or an errno if no child was made
+ * (release already called).  Whether the child then exec'd is known once it
+ * has: by its reap at the latest, exec_spawn_collect writes the errno that
+ * stopped it (0: it exec'd) to *why, which must live until then or until
+ * exec_spawn_forget. */
+int  exec_spawn(struct exec_spawner *sp, const struct exec_spawn_args *a, int *why,
+         pid_t *pid, int *pidfd);
+/* Settle every child that has exec'd or died since: after a reap, its *why
+ * is final. */
+void exec_spawn_collect(struct exec_spawner *sp);
+/* *why is going away: its child, if still before exec, writes nowhere. */
+void exec_spawn_forget(struct exec_spawner *sp, int *why);
 
 #endif

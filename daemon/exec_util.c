@@ -310,41 +310,67 @@ exec_cwd_check(const char *cwd)
 	return 0;
 }
 
+/* What a child reads until it execs: freed once it has (exec_spawn). */
+struct exec_keep {
+	char   **argv;     /* its strings are the spec's */
+	char   **envp;
+	char    *path;
+	json_t  *spec;
+};
+
+static void
+exec_keep_free(void *arg)
+{
+	struct exec_keep *k = arg;
+
+	free(k->argv);
+	exec_envp_free(k->envp);
+	free(k->path);
+	json_decref(k->spec);
+	free(k);
+}
+
 int
 exec_child_start(const json_t *spec, const struct exec_base *b, struct exec_spawner *sp,
-    int64_t task_id, struct exec_child *c, char *why, size_t len)
+    int64_t task_id, int *exec_errno, struct exec_child *c, char *why, size_t len)
 {
 	const json_t *jargv = json_object_get(spec, "argv"), *jcwd = json_object_get(spec, "cwd");
 	const json_t *jin = json_object_get(spec, "stdin");
 	const char   *cwd = json_is_string(jcwd) ? json_string_value(jcwd) : NULL;
-	char        **argv, **envp, *path = NULL;
+	struct exec_keep *k;
 	struct exec_spawn_args sa;
 	int           outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, inp[2] = { -1, -1 };
 	int           e, rc = -1;
 	size_t        i;
 
-	if ((argv = calloc(json_array_size(jargv) + 1, sizeof *argv)) == NULL)
+	if ((k = calloc(1, sizeof *k)) == NULL ||
+	    (k->argv = calloc(json_array_size(jargv) + 1, sizeof *k->argv)) == NULL)
 		fatal("out of memory");
+	k->spec = json_incref((json_t *)spec);
 	for (i = 0; i < json_array_size(jargv); i++)
-		argv[i] = (char *)json_string_value(json_array_get(jargv, i));
-	envp = exec_envp_build(b, json_object_get(spec, "env"), task_id);
+		k->argv[i] = (char *)json_string_value(json_array_get(jargv, i));
+	k->envp = exec_envp_build(b, json_object_get(spec, "env"), task_id);
 	if (cwd != NULL && (e = exec_cwd_check(cwd)) != 0) {
 		snprintf(why, len, "cannot use cwd \"%s\": %s", cwd, strerror(e));
 		goto out;
 	}
-	if ((e = exec_resolve(argv[0], exec_envp_get(envp, "PATH"), cwd, &path)) != 0) {
-		snprintf(why, len, "cannot run \"%s\": %s", argv[0], strerror(e));
+	if ((e = exec_resolve(k->argv[0], exec_envp_get(k->envp, "PATH"), cwd, &k->path)) != 0) {
+		snprintf(why, len, "cannot run \"%s\": %s", k->argv[0], strerror(e));
 		goto out;
 	}
 	if (exec_pipe_open(outp, 0) == -1 || exec_pipe_open(errp, 0) == -1 ||
 	    (json_is_string(jin) && json_string_length(jin) > 0 && exec_pipe_open(inp, 1) == -1)) {
-		snprintf(why, len, "cannot make pipes for \"%s\": %s", argv[0], strerror(errno));
+		snprintf(why, len, "cannot make pipes for \"%s\": %s", k->argv[0], strerror(errno));
 		goto out;
 	}
-	sa = (struct exec_spawn_args){ .path = path, .argv = argv, .envp = envp, .cwd = cwd,
-	    .in = inp[0], .out = outp[1], .err = errp[1] };
-	if ((e = exec_spawn(sp, &sa, &c->pid, &c->pidfd)) != 0) {
-		snprintf(why, len, "cannot run \"%s\": %s", argv[0], strerror(e));
+	sa = (struct exec_spawn_args){ .path = k->path, .argv = k->argv, .envp = k->envp,
+	    .cwd = cwd, .in = inp[0], .out = outp[1], .err = errp[1],
+	    .release = exec_keep_free, .keep = k };
+	e = exec_spawn(sp, &sa, exec_errno, &c->pid, &c->pidfd);
+	k = NULL;   /* the spawner's now, whatever happened */
+	if (e != 0) {
+		snprintf(why, len, "cannot run \"%s\": %s",
+		    json_string_value(json_array_get(jargv, 0)), strerror(e));
 		goto out;
 	}
 	c->out = outp[0];
@@ -356,9 +382,8 @@ out:
 	exec_close_pair(outp);
 	exec_close_pair(errp);
 	exec_close_pair(inp);
-	free(argv);
-	exec_envp_free(envp);
-	free(path);
+	if (k != NULL)
+		exec_keep_free(k);
 	return rc;
 }
 

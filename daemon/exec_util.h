@@ -46,10 +46,11 @@ struct exec_child {
 
 /* Start the program a checked "exec" spec describes, in its own session with
  * default signals, an empty mask and only fds 0-2: 0, or -1 with the reason
- * (errno text, for spawn_failed) in why. */
+ * (errno text, for spawn_failed) in why.  The child may fail after that,
+ * before its exec: then, by its reap at the latest (exec_spawn_collect),
+ * *exec_errno says why; it stays 0 once the program runs. */
 int     exec_child_start(const json_t *spec, const struct exec_base *b, struct exec_spawner *sp,
-            int64_t task_id, struct exec_child *c, char *why, size_t len);
-
+            int64_t task_id, int *exec_errno, struct exec_child *c, char *why, size_t len);
 /* "SIGTERM", "SIGRTMIN+3", "SIG99". */
 void    exec_signame(int sig, char *buf, size_t len);
 

@@ -104,6 +104,7 @@ struct exec_run {
 	int64_t               term_ms;      /* monotonic */
 	int64_t               kill_ms;
 	int                   poll_ms;
+	int                   exec_errno;   /* the child failed before its exec */
 	pid_t                 member;       /* a live member left behind, as a hint */
 	LIST_ENTRY(exec_run)  entry;
 };
@@ -314,6 +315,7 @@ exec_run_free(struct exec_run *r)
 		close(r->pidfd);
 	if (r->timer != NULL)
 		event_free(r->timer);
+	exec_spawn_forget(&r->ctx->spawner, &r->exec_errno);
 	LIST_REMOVE(r, entry);
 	free(r);
 }
@@ -325,7 +327,7 @@ exec_finish(struct exec_run *r)
 	struct task     *t = r->t;
 	struct kind_env  env = r->env;
 	json_t          *result = NULL, *error = NULL;
-	char             msg[96], name[32];
+	char             msg[320], name[32];
 	int              i, ok;
 
 	for (i = 0; i < 2; i++)
@@ -333,7 +335,13 @@ exec_finish(struct exec_run *r)
 	ok = r->how == CLD_EXITED && r->status == 0;
 	/* A stopped task always reports through error: the scheduler replaces
 	 * its type and keeps the output members. */
-	if (ok && t->stop == TASK_STOP_NONE)
+	if (r->exec_errno != 0) {
+		snprintf(msg, sizeof msg, "cannot run \"%.200s\": %s",
+		    json_string_value(json_array_get(json_object_get(t->spec, "argv"), 0)),
+		    strerror(r->exec_errno));
+		error = exec_error_json("spawn_failed", msg, NULL);
+		ok = 0;
+	} else if (ok && t->stop == TASK_STOP_NONE)
 		result = exec_outcome_json(r, 0);
 	else {
 		if (r->how == CLD_EXITED)
@@ -436,6 +444,8 @@ exec_pid_cb(evutil_socket_t fd, short what, void *arg)
 	} else if (si.si_pid == 0)
 		return;
 	r->reaped = 1;
+	/* Dead, so off its spawn stack: whether it exec'd is known now. */
+	exec_spawn_collect(&r->ctx->spawner);
 	r->how = si.si_code;
 	r->status = si.si_status;
 	event_free(r->pid_ev);
@@ -477,8 +487,8 @@ kind_exec_start(struct task *t, const struct kind_env *env)
 		r->out[i] = (struct exec_pipe){ .r = r, .b = &t->out[i], .fd = -1 };
 	}
 	LIST_INSERT_HEAD(&r->ctx->runs, r, entry);
-	if (exec_child_start(t->spec, &r->ctx->base, &r->ctx->spawner, t->id, &c, why,
-	    sizeof why) == -1)
+	if (exec_child_start(t->spec, &r->ctx->base, &r->ctx->spawner, t->id, &r->exec_errno, &c,
+	    why, sizeof why) == -1)
 		goto fail;
 	r->pid = c.pid;
 	r->pidfd = c.pidfd;

@@ -236,6 +236,20 @@ class TestSpawn(ExecCase):
         err = self.run_failed({"argv": [prog]}, "spawn_failed")
         self.assertIn("Permission denied", err["message"])
 
+    def test_spawn_failed_in_the_child(self):
+        # Executable but neither ELF nor "#!": only execve itself can tell,
+        # in the child, after the clone.
+        prog = self.path("garbage")
+        with open(prog, "wb") as f:
+            f.write(b"\x00\x01\x02 not a program\n")
+        os.chmod(prog, 0o755)
+        err = self.run_failed({"argv": [prog]}, "spawn_failed")
+        self.assertIn("Exec format error", err["message"])
+        self.assertIn(prog, err["message"])
+        # A program that itself exits 127 (as a failed exec child does) ran.
+        err = self.run_failed({"argv": ["sh", "-c", "exit 127"]}, "exit_status")
+        self.assertEqual(err["exit_code"], 127)
+
     def test_spawn_failed_directory(self):
         err = self.run_failed({"argv": [self.dir]}, "spawn_failed")
         self.assertIn("Permission denied", err["message"])
