@@ -264,6 +264,10 @@ exec_child_main(void *arg)
 		goto fail;
 	if ((rc = exec_sys_dup2(a->out, 1)) < 0 || (rc = exec_sys_dup2(a->err, 2)) < 0)
 		goto fail;
+	/* Our pipes are nonblocking at both ends: the child's ends block. */
+	for (i = a->in == -1 ? 1 : 0; i <= 2; i++)
+		if ((rc = exec_sys(SYS_fcntl, i, F_SETFL, 0, 0)) < 0)
+			goto fail;
 	if (a->cwd != NULL && (rc = exec_sys(SYS_chdir, (long)a->cwd, 0, 0, 0)) < 0)
 		goto fail;
 	if ((rc = exec_sys(SYS_close_range, 3, ~0U, 0, 0)) < 0)

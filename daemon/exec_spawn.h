@@ -27,7 +27,8 @@ int  exec_spawner_init(struct exec_spawner *sp);
 void exec_spawner_clear(struct exec_spawner *sp);
 
 /* What the child gets: path (already resolved), argv, envp, cwd (NULL:
- * ours), and its stdin (-1: /dev/null), stdout and stderr.  It runs in a new
+ * ours), and its stdin (-1: /dev/null), stdout and stderr, which it makes
+ * blocking (our ends of its pipes are nonblocking).  It runs in a new
  * session, with every signal at its default, none blocked, and only fds
  * 0-2 open.  The strings must stay as they are until the child has exec'd:
  * exec_spawn takes them over and hands them to release(keep) then. */

@@ -260,32 +260,6 @@ exec_fd_high(int fd)
 	return nfd;
 }
 
-/* A close-on-exec pipe whose end fds[mine] (ours) is nonblocking.  The
- * child's end stays blocking: on a nonblocking stdout, a child's write fails
- * with EAGAIN whenever we are slower than it. */
-static int
-exec_pipe_open(int fds[2], int mine)
-{
-	int e;
-
-	if (pipe2(fds, O_CLOEXEC) == -1) {
-		fds[0] = fds[1] = -1;
-		return -1;
-	}
-	fds[0] = exec_fd_high(fds[0]);
-	fds[1] = exec_fd_high(fds[1]);
-	if (fds[0] != -1 && fds[1] != -1 && fcntl(fds[mine], F_SETFL, O_NONBLOCK) == 0)
-		return 0;
-	e = errno;
-	if (fds[0] != -1)
-		close(fds[0]);
-	if (fds[1] != -1)
-		close(fds[1]);
-	fds[0] = fds[1] = -1;
-	errno = e;
-	return -1;
-}
-
 static void
 exec_close_pair(int fds[2])
 {
@@ -293,6 +267,29 @@ exec_close_pair(int fds[2])
 		close(fds[0]);
 	if (fds[1] != -1)
 		close(fds[1]);
+}
+
+/* A close-on-exec nonblocking pipe.  The child's end is made blocking again
+ * in the child (exec_spawn), off the loop: on a nonblocking stdout, a
+ * child's write fails with EAGAIN whenever we are slower than it. */
+static int
+exec_pipe_open(int fds[2])
+{
+	int e;
+
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == -1) {
+		fds[0] = fds[1] = -1;
+		return -1;
+	}
+	fds[0] = exec_fd_high(fds[0]);
+	fds[1] = exec_fd_high(fds[1]);
+	if (fds[0] != -1 && fds[1] != -1)
+		return 0;
+	e = errno;
+	exec_close_pair(fds);
+	fds[0] = fds[1] = -1;
+	errno = e;
+	return -1;
 }
 
 /* 0 if cwd can be entered, else the errno chdir would give. */
@@ -358,8 +355,8 @@ exec_child_start(const json_t *spec, const struct exec_base *b, struct exec_spaw
 		snprintf(why, len, "cannot run \"%s\": %s", k->argv[0], strerror(e));
 		goto out;
 	}
-	if (exec_pipe_open(outp, 0) == -1 || exec_pipe_open(errp, 0) == -1 ||
-	    (json_is_string(jin) && json_string_length(jin) > 0 && exec_pipe_open(inp, 1) == -1)) {
+	if (exec_pipe_open(outp) == -1 || exec_pipe_open(errp) == -1 ||
+	    (json_is_string(jin) && json_string_length(jin) > 0 && exec_pipe_open(inp) == -1)) {
 		snprintf(why, len, "cannot make pipes for \"%s\": %s", k->argv[0], strerror(errno));
 		goto out;
 	}
