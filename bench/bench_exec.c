@@ -10,7 +10,11 @@
  *   batch: the same N tasks created and awaited by one POST /v1/gather with
  *         inline "tasks" (one commit for all creates): the exec path with
  *         almost no HTTP cost, for comparison.
- * Prints both rates and their ratio per run and the medians.
+ * Prints both rates and their ratio per run and the medians, and beside them
+ * where the CPU went: the programs' own CPU per run (our reaped children for
+ * raw, jobd's for jobd) and the machine's idle share during each phase.  On
+ * a machine with as many CPUs as programs in flight, an idle share above
+ * raw's is time in which a slot waited for the daemon.
  *
  * Build: cc -std=c11 -O2 -Wall -Wextra -o bench/bench_exec bench/bench_exec.c \
  *            $(pkg-config --cflags --libs libcurl jansson)
@@ -23,6 +27,7 @@
 #define _GNU_SOURCE 1
 #endif
 
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <errno.h>
@@ -281,9 +286,10 @@ bench_gather(struct bench *b, struct conn *c, json_t *ids, struct curl_slist *hd
 	free(body);
 }
 
-/* jobd's CPU time so far (user + system), in seconds. */
+/* jobd's CPU time so far (user + system), in seconds: its own, or that of
+ * its children it has reaped. */
 static double
-bench_jobd_cpu(const struct bench *b)
+bench_jobd_cpu(const struct bench *b, int children)
 {
 	char               path[64], buf[1024], *p;
 	unsigned long long ut, st;
@@ -297,11 +303,57 @@ bench_jobd_cpu(const struct bench *b)
 	fclose(f);
 	if (p == NULL || (p = strrchr(buf, ')')) == NULL)
 		return 0;
-	for (field = 2; field < 14 && p != NULL; field++)   /* to field 14, utime */
+	/* to field 14 (utime), or 16 (cutime) */
+	for (field = 2; field < (children ? 16 : 14) && p != NULL; field++)
 		p = strchr(p + 1, ' ');
 	if (p == NULL || sscanf(p + 1, "%llu %llu", &ut, &st) != 2)
 		return 0;
 	return (double)(ut + st) / sysconf(_SC_CLK_TCK);
+}
+
+/* The machine's idle and total CPU time so far (/proc/stat), in ticks. */
+struct bench_cpus {
+	double idle, total;
+};
+
+static struct bench_cpus
+bench_cpus_now(void)
+{
+	struct bench_cpus  c = { 0, 0 };
+	unsigned long long v[10] = { 0 };
+	FILE              *f = fopen("/proc/stat", "r");
+	int                i;
+
+	if (f == NULL)
+		return c;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+	    &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]) >= 4) {
+		c.idle = (double)(v[3] + v[4]);        /* idle + iowait */
+		for (i = 0; i < 8; i++)                /* guest time is in user already */
+			c.total += (double)v[i];
+	}
+	fclose(f);
+	return c;
+}
+
+/* Percent of the machine idle since c0. */
+static double
+bench_idle_since(struct bench_cpus c0)
+{
+	struct bench_cpus c1 = bench_cpus_now();
+
+	return c1.total > c0.total ? 100 * (c1.idle - c0.idle) / (c1.total - c0.total) : 0;
+}
+
+/* CPU seconds of our reaped children so far. */
+static double
+bench_children_cpu(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_CHILDREN, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 /* The same tasks created by one request (inline "tasks" of /v1/gather,
@@ -390,6 +442,7 @@ main(int argc, char **argv)
 	    .n = 2000, .runs = 3, .conns = 8, .max_exec = 2 };
 	struct conn *conns;
 	double       raw[64], jd[64], ratio[64], cpu[64], batch[64], cpu0;
+	double       rawch[64], jdch[64], rawidle[64], jdidle[64];
 	int          c, i;
 
 	while ((c = getopt(argc, argv, "a:j:n:r:c:m:")) != -1) {
@@ -422,23 +475,39 @@ main(int argc, char **argv)
 	printf("exec throughput: %d runs of /bin/true, %d in flight (jobd --max-exec %d, "
 	    "%d connections), %ld CPUs\n\n", b.n, b.max_exec, b.max_exec, b.conns,
 	    sysconf(_SC_NPROCESSORS_ONLN));
-	printf("%-6s %12s %12s %7s %14s %12s\n", "run", "raw spawn/s", "jobd task/s", "ratio",
-	    "jobd CPU/task", "batch task/s");
+	printf("%-6s %12s %12s %7s %14s %12s %14s %11s\n", "run", "raw spawn/s", "jobd task/s",
+	    "ratio", "jobd CPU/task", "batch task/s", "child CPU/task", "idle");
+	printf("%-6s %12s %12s %7s %14s %12s %14s %11s\n", "", "", "", "", "", "", "raw / jobd",
+	    "raw / jobd");
 	for (i = 0; i < b.runs; i++) {
+		struct bench_cpus c0 = bench_cpus_now();
+		double            ch0 = bench_children_cpu();
+
 		raw[i] = bench_raw(b.n, b.max_exec);
-		cpu0 = bench_jobd_cpu(&b);
+		rawch[i] = (bench_children_cpu() - ch0) / b.n * 1e6;
+		rawidle[i] = bench_idle_since(c0);
+		cpu0 = bench_jobd_cpu(&b, 0);
+		ch0 = bench_jobd_cpu(&b, 1);
+		c0 = bench_cpus_now();
 		jd[i] = bench_jobd(&b, conns);
-		cpu[i] = (bench_jobd_cpu(&b) - cpu0) / b.n * 1e6;
+		jdidle[i] = bench_idle_since(c0);
+		cpu[i] = (bench_jobd_cpu(&b, 0) - cpu0) / b.n * 1e6;
+		jdch[i] = (bench_jobd_cpu(&b, 1) - ch0) / b.n * 1e6;
 		ratio[i] = jd[i] / raw[i];
 		batch[i] = bench_jobd_batch(&b, &conns[0]);
-		printf("%-6d %12.0f %12.0f %7.2f %11.0f us %12.0f\n", i + 1, raw[i], jd[i], ratio[i],
-		    cpu[i], batch[i]);
+		printf("%-6d %12.0f %12.0f %7.2f %11.0f us %12.0f %6.0f / %3.0f us %3.0f%% / %2.0f%%\n",
+		    i + 1, raw[i], jd[i], ratio[i], cpu[i], batch[i], rawch[i], jdch[i], rawidle[i],
+		    jdidle[i]);
 		fflush(stdout);
 	}
-	printf("%-6s %12.0f %12.0f %7.2f %11.0f us %12.0f\n", "median", median(raw, b.runs),
-	    median(jd, b.runs), median(ratio, b.runs), median(cpu, b.runs), median(batch, b.runs));
+	printf("%-6s %12.0f %12.0f %7.2f %11.0f us %12.0f %6.0f / %3.0f us %3.0f%% / %2.0f%%\n",
+	    "median", median(raw, b.runs), median(jd, b.runs), median(ratio, b.runs),
+	    median(cpu, b.runs), median(batch, b.runs), median(rawch, b.runs), median(jdch, b.runs),
+	    median(rawidle, b.runs), median(jdidle, b.runs));
 	printf("\nratio = jobd task/s (created over keep-alive connections, then gathered)"
-	    " / raw spawn/s; target >= 0.7\n");
+	    " / raw spawn/s; target >= 0.7\n"
+	    "child CPU/task: the programs' own CPU per run (as reaped); idle: the machine's\n"
+	    "idle share while the raw loop, or the jobd run (creates and gather), went on\n");
 	for (i = 0; i < b.conns; i++) {
 		curl_easy_cleanup(conns[i].h);
 		free(conns[i].buf);
