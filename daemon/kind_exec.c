@@ -23,8 +23,10 @@
  * up in the task's PATH (the base one, or env.PATH), relative entries from
  * cwd.
  *
- * Life of a run: a vfork-like clone (exec_spawn.c; never fork(): fork's cost
- * grows with our heap), then its pidfd tells us the leader exited.  Before reaping it
+ * Life of a run: a clone that shares our memory and that we do not wait for
+ * (exec_spawn.c; never fork(): fork's cost grows with our heap; a child that
+ * fails before its exec says why by its reap), then its pidfd tells us the
+ * leader exited.  Before reaping it
  * we send SIGTERM to its group (a zombie leader keeps the pgid from being
  * reused), reap, and poll kill(-pgid, 0) until the group is empty, with
  * SIGKILL once the grace period is over.  Only then are the pipes drained and
