@@ -258,6 +258,7 @@ store_launch(struct store *s)
 	b->ndeletes = s->ndeletes;
 	s->ndeletes = 0;
 	b->seq = ++s->launched;
+	b->urgent = s->need >= b->seq;
 	s->eager = 0;
 	evtimer_del(s->soon_ev);
 	if (!store_writer_write_now(s->writer, b))
@@ -388,7 +389,7 @@ store_stage_start(struct store *s, struct event_base *base, const char *path, in
 	s->lazy_ev = evtimer_new(base, store_lazy_cb, s);
 	if (sync_full && store_start_syncer(s, base, path, e) < 0)
 		return -1;
-	if ((s->writer = store_writer_new(base, s->db, store_batch_done, s, e)) == NULL)
+	if ((s->writer = store_writer_new(base, s->db, s->syncer, store_batch_done, s, e)) == NULL)
 		return -1;
 	return 0;
 }

@@ -30,6 +30,7 @@
 #include "json_util.h"
 #include "log.h"
 #include "store_writer.h"
+#include "syncer.h"
 #include "thread_util.h"
 
 enum writer_stmt { WS_BEGIN, WS_COMMIT, WS_ROLLBACK, WS_INSERT, WS_UPDATE, WS_DELETE, WS_N };
@@ -56,6 +57,7 @@ static const char *const writer_sql[WS_N] = {
 
 struct store_writer {
 	sqlite3             *db;
+	struct syncer       *syncer;      /* NULL: --sync normal */
 	sqlite3_stmt        *st[WS_N];
 	pthread_t            thread;
 	int                  started;
@@ -209,6 +211,10 @@ writer_main(void *arg)
 			w->todo = NULL;
 			pthread_mutex_unlock(&w->mu);
 			b->rc = writer_exec(w, b);
+			/* Its answers wait for the flush: start it now, not once
+			 * the loop, maybe deep in a turn, has heard of the commit. */
+			if (b->rc == SQLITE_OK && b->urgent && w->syncer != NULL)
+				syncer_request(w->syncer, b->seq);
 			pthread_mutex_lock(&w->mu);
 			if (w->wal_pages >= WRITER_CKPT_PAGES)
 				w->ckpt_wanted = 1;
@@ -263,7 +269,7 @@ writer_ready_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct store_writer *
-store_writer_new(struct event_base *base, sqlite3 *db,
+store_writer_new(struct event_base *base, sqlite3 *db, struct syncer *syncer,
     void (*done)(void *arg, struct store_batch *b), void *arg, struct err *e)
 {
 	struct store_writer *w;
@@ -272,6 +278,7 @@ store_writer_new(struct event_base *base, sqlite3 *db,
 	if ((w = calloc(1, sizeof *w)) == NULL)
 		fatal("out of memory");
 	w->db = db;
+	w->syncer = syncer;
 	w->done = done;
 	w->arg = arg;
 	w->evfd = -1;

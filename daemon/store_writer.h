@@ -41,12 +41,18 @@ struct store_batch {
 	int64_t          *deletes;
 	size_t            ndeletes, capdeletes;
 	int               rc;              /* SQLITE_OK, or why it was rolled back */
+	int               urgent;          /* someone waits for it: sync it at once */
 };
 
 void store_row_clear(struct store_row *r);
 
-/* db becomes the writer's; done(arg, batch) runs on the loop after each. */
+struct syncer;
+
+/* db becomes the writer's; done(arg, batch) runs on the loop after each.
+ * An urgent batch the thread commits is handed to syncer (if not NULL) by
+ * the thread itself, before the loop hears of it. */
 struct store_writer *store_writer_new(struct event_base *base, struct sqlite3 *db,
+                         struct syncer *syncer,
                          void (*done)(void *arg, struct store_batch *b), void *arg,
                          struct err *e);
 /* A batch is being written: submit no other until done has run. */

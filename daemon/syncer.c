@@ -38,7 +38,7 @@ struct syncer {
 	pthread_mutex_t  mu;
 	pthread_cond_t   cv;
 	/* Under mu: */
-	uint64_t         want;       /* sync every commit up to this (the loop sets it) */
+	uint64_t         want;       /* sync every commit up to this (loop and writer set it) */
 	uint64_t         have;       /* every commit up to this is durable (the thread) */
 	uint64_t         nsyncs;
 	int              err;        /* errno of a failed sync; the loop stops on it */
