@@ -471,9 +471,15 @@ main_start(struct main_ctx *m)
 	/* epoll_wait counts in whole milliseconds: a timerfd lets a task's end
 	 * wake its waiters within microseconds, not up to a millisecond late. */
 	event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	/* Two priorities: the writer's and the syncer's completions (0) free
+	 * a stage of the commit pipeline and release answers, so they must not
+	 * wait behind a turn's worth of HTTP work (1): the loop looks for them
+	 * again after each callback of priority 1.  B1: about +5%. */
+	event_config_set_max_dispatch_interval(ecfg, NULL, 1, 1);
 	jd->base = event_base_new_with_config(ecfg);
 	event_config_free(ecfg);
-	if (jd->base == NULL)
+	/* Before any event is made: events take their priority when made. */
+	if (jd->base == NULL || event_base_priority_init(jd->base, 2) != 0)
 		fatal("cannot create the event loop");
 	jd->metrics = metrics_new();
 	/* Everything that can be refused comes before anything runs. */
