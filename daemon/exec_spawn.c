@@ -152,17 +152,32 @@ exec_slot_settle(struct exec_slot *sl)
 	sl->busy = 0;
 }
 
+/* Until the child is off the stack, or for at most ms: 1 if it is. */
+static int
+exec_slot_wait(struct exec_slot *sl, long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	int             v;
+
+	if ((v = __atomic_load_n(&sl->ctid, __ATOMIC_ACQUIRE)) != 0)
+		syscall(SYS_futex, &sl->ctid, FUTEX_WAIT, v, ms < 0 ? NULL : &ts, NULL, 0);
+	return !exec_slot_on_stack(sl);
+}
+
 void
 exec_spawner_clear(struct exec_spawner *sp)
 {
 	int i;
 
-	exec_spawn_collect(sp);
 	for (i = 0; i < sp->nslots; i++) {
 		struct exec_slot *sl = sp->slots[i];
 
+		/* A child this close to its exec is there in microseconds;
+		 * one stuck in it (a hung file system) keeps its stack. */
+		if (sl->busy && !exec_slot_wait(sl, 1000))
+			continue;
 		if (sl->busy)
-			continue;   /* a child still reads it: left to the exit */
+			exec_slot_settle(sl);
 		munmap(sl->stack, EXEC_STACK_SIZE);
 		free(sl);
 	}
@@ -197,7 +212,7 @@ static struct exec_slot *
 exec_slot_get(struct exec_spawner *sp)
 {
 	struct exec_slot *sl;
-	int               i, v;
+	int               i;
 
 	exec_spawn_collect(sp);
 	for (i = 0; i < sp->nslots; i++)
@@ -216,8 +231,8 @@ exec_slot_get(struct exec_spawner *sp)
 		return sl;
 	}
 	sl = sp->slots[0];
-	while ((v = __atomic_load_n(&sl->ctid, __ATOMIC_ACQUIRE)) != 0)
-		syscall(SYS_futex, &sl->ctid, FUTEX_WAIT, v, NULL, NULL, 0);
+	while (!exec_slot_wait(sl, -1))
+		;
 	exec_slot_settle(sl);
 	return sl;
 }
