@@ -39,7 +39,6 @@
 #include <unistd.h>
 
 #include "exec_spawn.h"
-#include "log.h"
 
 #define EXEC_STACK_SIZE (64 * 1024)
 /* Children before their exec at one time; one more waits for a stack. */

@@ -23,7 +23,8 @@ struct exec_spawner {
 };
 
 int  exec_spawner_init(struct exec_spawner *sp);
-/* Stacks a child may still run on are left mapped (only at exit). */
+/* Waits up to a second for a child still before its exec; a stack one
+ * still runs on after that is left mapped (only at exit). */
 void exec_spawner_clear(struct exec_spawner *sp);
 
 /* What the child gets: path (already resolved), argv, envp, cwd (NULL:

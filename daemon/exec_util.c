@@ -352,7 +352,7 @@ exec_child_start(const json_t *spec, const struct exec_base *b, struct exec_spaw
 		goto out;
 	}
 	if ((e = exec_resolve(k->argv[0], exec_envp_get(k->envp, "PATH"), cwd, &k->path)) != 0) {
-		snprintf(why, len, "cannot run \"%s\": %s", k->argv[0], strerror(e));
+		exec_cannot_run(spec, e, why, len);
 		goto out;
 	}
 	if (exec_pipe_open(outp) == -1 || exec_pipe_open(errp) == -1 ||
@@ -366,8 +366,7 @@ exec_child_start(const json_t *spec, const struct exec_base *b, struct exec_spaw
 	e = exec_spawn(sp, &sa, exec_errno, &c->pid, &c->pidfd);
 	k = NULL;   /* the spawner's now, whatever happened */
 	if (e != 0) {
-		snprintf(why, len, "cannot run \"%s\": %s",
-		    json_string_value(json_array_get(jargv, 0)), strerror(e));
+		exec_cannot_run(spec, e, why, len);
 		goto out;
 	}
 	c->out = outp[0];
@@ -382,6 +381,13 @@ out:
 	if (k != NULL)
 		exec_keep_free(k);
 	return rc;
+}
+
+void
+exec_cannot_run(const json_t *spec, int e, char *buf, size_t len)
+{
+	snprintf(buf, len, "cannot run \"%s\": %s",
+	    json_string_value(json_array_get(json_object_get(spec, "argv"), 0)), strerror(e));
 }
 
 void

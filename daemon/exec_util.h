@@ -51,6 +51,8 @@ struct exec_child {
  * *exec_errno says why; it stays 0 once the program runs. */
 int     exec_child_start(const json_t *spec, const struct exec_base *b, struct exec_spawner *sp,
             int64_t task_id, int *exec_errno, struct exec_child *c, char *why, size_t len);
+/* The spawn_failed message for a spec whose program could not run: errno e. */
+void    exec_cannot_run(const json_t *spec, int e, char *buf, size_t len);
 /* "SIGTERM", "SIGRTMIN+3", "SIG99". */
 void    exec_signame(int sig, char *buf, size_t len);
 

@@ -338,9 +338,7 @@ exec_finish(struct exec_run *r)
 	/* A stopped task always reports through error: the scheduler replaces
 	 * its type and keeps the output members. */
 	if (r->exec_errno != 0) {
-		snprintf(msg, sizeof msg, "cannot run \"%.200s\": %s",
-		    json_string_value(json_array_get(json_object_get(t->spec, "argv"), 0)),
-		    strerror(r->exec_errno));
+		exec_cannot_run(t->spec, r->exec_errno, msg, sizeof msg);
 		error = exec_error_json("spawn_failed", msg, NULL);
 		ok = 0;
 	} else if (ok && t->stop == TASK_STOP_NONE)
@@ -570,7 +568,7 @@ kind_exec_init(struct kind_env *env)
 		fatal("out of memory");
 	exec_base_init(&ctx->base);
 	if (exec_spawner_init(&ctx->spawner) == -1) {
-		log_err("exec: cannot map a stack for spawning: %s", strerror(errno));
+		log_err("exec: cannot set up spawning: %s", strerror(errno));
 		exec_base_clear(&ctx->base);
 		free(ctx);
 		return -1;
