@@ -25,8 +25,13 @@ api_lookup(struct api_call *c, int *owned)
 	int          found;
 
 	*owned = 0;
-	if ((t = sched_find(c->jd->sched, c->id)) != NULL)
+	if ((t = sched_find(c->jd->sched, c->id)) != NULL) {
+		/* Its answer waits for the commit of its create, which a full
+		 * disk may refuse. */
+		if (t->is_new)
+			httpd_req_set_reads(c->r, t->id);
 		return t;
+	}
 	if ((t = store_get(c->jd->store, c->id, &found)) != NULL) {
 		*owned = 1;
 		return t;

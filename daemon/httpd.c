@@ -257,6 +257,8 @@ httpd_dispatch(struct httpd *h, struct req *r)
 			return httpd_queue(r);
 		r->state = REQ_HELD;
 		TAILQ_INSERT_TAIL(&h->held, r, entry);
+		log_debug("http: %s %s: answer %u held for commit %llu", r->method, r->url,
+		    r->status, (unsigned long long)r->seq);
 		MHD_suspend_connection(r->conn);
 		return MHD_YES;
 	}
@@ -548,20 +550,24 @@ httpd_idle(const struct httpd *h)
 void
 httpd_withdraw(struct httpd *h, int64_t id)
 {
-	struct req *r;
+	struct req *r, *next;
 
-	TAILQ_FOREACH(r, &h->held, entry) {
-		if (r->tag != id)
+	for (r = TAILQ_FIRST(&h->held); r != NULL; r = next) {
+		next = TAILQ_NEXT(r, entry);
+		if (r->tag != id && r->reads != id)
 			continue;
 		MHD_destroy_response(r->resp);
 		r->resp = NULL;
 		r->state = REQ_NEW;          /* answerable once more, then held again */
 		TAILQ_REMOVE(&h->held, r, entry);
-		httpd_reply_error(r, 507, "storage_full", NULL,
-		    "the database is full: the task was not created");
+		if (r->tag == id)
+			httpd_reply_error(r, 507, "storage_full", NULL,
+			    "the database is full: the task was not created");
+		else
+			httpd_reply_error(r, 404, "not_found", NULL, "task %lld not found",
+			    (long long)id);
 		r->state = REQ_RESUMING;
 		httpd_enqueue_resume(h, r);
-		return;
 	}
 }
 

@@ -69,6 +69,10 @@ void httpd_add_header(struct req *r, const char *name, const char *value);
 /* Mark r as the creator of task id: if that create is withdrawn while r's
  * answer waits for the commit, the answer becomes 507 storage_full. */
 void httpd_req_set_tag(struct req *r, int64_t id);
+/* Mark r's answer as one about task id, not yet committed: if its create is
+ * withdrawn while the answer waits, the answer becomes 404, as it would be
+ * once the task is known never to have existed. */
+void httpd_req_set_reads(struct req *r, int64_t id);
 void httpd_withdraw(struct httpd *h, int64_t id);
 /* Park r until an answer comes; gone(arg) is called once if the client
  * leaves first or when the request ends unanswered.  -1: too many parked. */

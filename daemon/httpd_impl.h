@@ -44,6 +44,7 @@ struct req {
 	struct timespec        t0;          /* headers seen */
 	unsigned               sent;        /* the status queued, 0 if none */
 	int64_t                tag;         /* a task it created, or 0 */
+	int64_t                reads;       /* an uncommitted task it reports on, or 0 */
 	uint64_t               seq;         /* held: the commit to be durable first */
 	enum req_state         state;
 	struct MHD_Response   *resp;

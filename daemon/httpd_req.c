@@ -153,3 +153,9 @@ httpd_req_set_tag(struct req *r, int64_t id)
 	if (r->tag == 0)
 		r->tag = id;
 }
+
+void
+httpd_req_set_reads(struct req *r, int64_t id)
+{
+	r->reads = id;
+}

@@ -3,7 +3,12 @@
  * waits; each WAL sync appends "wait" when it starts waiting and "synced"
  * when it returns to the file named by $JOBD_SYNC_LOG.  So a test can hold
  * the disk flush and see what jobd answers meanwhile: nothing that reports
- * state may leave before the flush that covers it. */
+ * state may leave before the flush that covers it.
+ *
+ * Likewise, while the file named by $JOBD_WRITE_GATE exists, pwrite(2) to a
+ * WAL waits (logging "write wait" once to $JOBD_SYNC_LOG): the commit in
+ * progress, and so the writer thread, is held, and what the loop stages
+ * meanwhile waits for the next batch. */
 #define _GNU_SOURCE 1
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -14,6 +19,8 @@
 #include <unistd.h>
 
 int fdatasync(int fd);
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t off);
+ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off);
 
 static void
 gate_log(const char *what)
@@ -62,4 +69,42 @@ fdatasync(int fd)
 	if (gate != NULL && gate_is_wal(fd))
 		gate_log("synced\n");
 	return rc;
+}
+
+static void
+gate_write(int fd)
+{
+	const char *gate = getenv("JOBD_WRITE_GATE");
+	int         waited = 0;
+
+	if (gate == NULL || !gate_is_wal(fd))
+		return;
+	while (access(gate, F_OK) == 0) {
+		if (!waited)
+			gate_log("write wait\n");
+		waited = 1;
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+}
+
+ssize_t
+pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	static ssize_t (*real)(int, const void *, size_t, off_t);
+
+	if (real == NULL)
+		real = (ssize_t (*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite");
+	gate_write(fd);
+	return real(fd, buf, n, off);
+}
+
+ssize_t
+pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+	static ssize_t (*real)(int, const void *, size_t, off_t);
+
+	if (real == NULL)
+		real = (ssize_t (*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite64");
+	gate_write(fd);
+	return real(fd, buf, n, off);
 }
