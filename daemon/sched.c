@@ -395,6 +395,13 @@ sched_batch_committed(struct sched *s)
 		struct sched_kind *sk = t->owner;
 
 		TAILQ_REMOVE(&now, t, queue_entry);
+		/* Staged after this batch left (a create or a start made while it
+		 * was written): its "running" is in the next batch, which a full
+		 * disk may still refuse. */
+		if (t->dirty) {
+			TAILQ_INSERT_TAIL(&s->starting, t, queue_entry);
+			continue;
+		}
 		t->starting = 0;
 		sk->nstarting--;
 		sk->ops->start(t, &sk->env);

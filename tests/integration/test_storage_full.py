@@ -117,7 +117,8 @@ class HeldAnswersOfARefusedCreate(unittest.TestCase):
         self.log = os.path.join(self.tmp, "gate.log")
         env = {"LD_PRELOAD": SHIM, "JOBD_WRITE_GATE": self.gate, "JOBD_SYNC_LOG": self.log,
                "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
-        self.jobd = Jobd(["--max-db-size", str(CAP), "--log-level", "debug"], env=env).start()
+        self.jobd = Jobd(["--max-db-size", str(CAP), "--max-exec", "1", "--log-level", "debug"],
+                         env=env).start()
 
     def tearDown(self):
         if os.path.exists(self.gate):
@@ -142,10 +143,13 @@ class HeldAnswersOfARefusedCreate(unittest.TestCase):
         a = Call(self.jobd.post, "/v1/tasks", long_sleep("a"))
         wait_until(lambda: self.waits() > 0, what="the commit of task a to be held")
         # ... so that task x, too big for the cap, waits in memory for the
-        # next batch, started (a sleep starts at once) but not committed.
+        # next batch, given its slot but not committed.
         x_id = first + 2
+        # x is a program that leaves a mark: it must never run.
+        mark = os.path.join(self.tmp, "x-ran")
         x = Call(self.jobd.post, "/v1/tasks",
-                 {"kind": "sleep", "sleep": {"seconds": 3600, "result": BIG}})
+                 {"kind": "exec", "exec": {"argv": ["/bin/sh", "-c", "touch '%s'" % mark],
+                                           "stdin": BIG}})
         wait_until(lambda: ("task %d: pending -> running" % x_id) in self.jobd.logtext(),
                    what="task x to be staged")
         reads = [Call(self.jobd.get, "/v1/tasks/%d" % x_id),
@@ -168,6 +172,11 @@ class HeldAnswersOfARefusedCreate(unittest.TestCase):
             self.assertEqual(r.json["error"]["code"], "not_found", r)
         self.assertEqual(self.jobd.get("/v1/tasks/%d" % x_id).status, 404)
         self.assertEqual(self.jobd.task(first + 1)["state"], "running")
+        # One program at a time, in order: once y has run, x would have too.
+        y = self.jobd.create("exec", {"argv": ["/bin/true"]})
+        self.assertEqual(self.jobd.wait_state(y["id"], ("succeeded", "failed"))["state"],
+                         "succeeded")
+        self.assertFalse(os.path.exists(mark), "the refused task's program ran")
 
 
 if __name__ == "__main__":
