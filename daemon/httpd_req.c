@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "httpd_impl.h"
+#include "json_write.h"
 #include "log.h"
 
 void
@@ -28,19 +29,12 @@ httpd_reply_bytes(struct req *r, unsigned status, const char *ctype, void *data,
 void
 httpd_reply_json(struct req *r, unsigned status, json_t *body)
 {
-	/* 15 digits: 0.1 reads back as 0.1, not 0.10000000000000001. */
-	char  *txt = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	size_t len;
+	/* 15 digits: 0.1 reads back as 0.1, not 0.10000000000000001.  A
+	 * trailing newline makes curl output readable in a terminal. */
+	char  *txt = jw_dumps(body, 15, 1, &len);
 
 	json_decref(body);
-	if (txt == NULL)
-		fatal("out of memory");
-	len = strlen(txt);
-	/* A trailing newline makes curl output readable in a terminal. */
-	if ((txt = realloc(txt, len + 2)) == NULL)
-		fatal("out of memory");
-	txt[len++] = '\n';
-	txt[len] = '\0';
 	httpd_reply_bytes(r, status, "application/json", txt, len);
 }
 

@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include "json_write.h"
 #include "kind.h"
 #include "log.h"
 #include "store_impl.h"
@@ -168,13 +169,7 @@ store_commit_made(struct store *s)
 static char *
 store_json_text(const json_t *j)
 {
-	char *txt;
-
-	if (j == NULL)
-		return NULL;
-	if ((txt = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17))) == NULL)
-		fatal("out of memory");
-	return txt;
+	return j != NULL ? jw_dumps(j, 17, 0, NULL) : NULL;
 }
 
 /* t as a row: values the writer may read while the loop goes on.  A

@@ -10,7 +10,7 @@
 #include "tap.h"
 
 /* JSON written with single quotes, so the cases stay readable. */
-static json_t *
+static inline json_t *
 J(const char *text)
 {
 	json_error_t jerr;
@@ -30,7 +30,7 @@ J(const char *text)
 }
 
 /* json_equal with the two values shown when they differ. */
-static void
+static inline void
 json_is(const json_t *got, const char *want_text, const char *name)
 {
 	json_t *want = J(want_text);
