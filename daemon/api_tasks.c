@@ -47,6 +47,16 @@ api_release(struct task *t, int owned)
 		task_free(t);
 }
 
+/* An answer that is one task object. */
+static void
+api_reply_task(struct req *r, unsigned status, const struct task *t)
+{
+	size_t len;
+	char  *txt = task_to_text(t, &len);
+
+	httpd_reply_bytes(r, status, "application/json", txt, len);
+}
+
 static void
 api_reply_conflict(struct api_call *c, const struct task *t, const char *what)
 {
@@ -71,7 +81,7 @@ api_task_create(struct api_call *c)
 	spec_task_clear(&spec);
 	/* Built now, sent after the commit that makes it true (httpd holds it). */
 	httpd_req_set_tag(c->r, t->id);
-	httpd_reply_json(c->r, 201, task_to_json(t));
+	api_reply_task(c->r, 201, t);
 	snprintf(loc, sizeof loc, "/v1/tasks/%lld", (long long)t->id);
 	httpd_add_header(c->r, "Location", loc);
 }
@@ -105,7 +115,7 @@ api_task_get(struct api_call *c)
 
 	if ((t = api_lookup(c, &owned)) == NULL)
 		return;
-	httpd_reply_json(c->r, 200, task_to_json(t));
+	api_reply_task(c->r, 200, t);
 	api_release(t, owned);
 }
 

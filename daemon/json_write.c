@@ -19,12 +19,6 @@
 #include "json_write.h"
 #include "log.h"
 
-struct jw {
-	char  *p;
-	size_t len, cap;
-	int    precision;
-};
-
 static void
 jw_reserve(struct jw *w, size_t n)
 {
@@ -36,15 +30,15 @@ jw_reserve(struct jw *w, size_t n)
 		fatal("out of memory");
 }
 
-static void
-jw_put(struct jw *w, const char *s, size_t n)
+void
+jw_raw(struct jw *w, const char *s, size_t n)
 {
 	jw_reserve(w, n);
 	memcpy(w->p + w->len, s, n);
 	w->len += n;
 }
 
-static void
+void
 jw_string(struct jw *w, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -59,7 +53,7 @@ jw_string(struct jw *w, const char *s, size_t n)
 
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
-		jw_put(w, s + run, i - run);
+		jw_raw(w, s + run, i - run);
 		run = i + 1;
 		switch (c) {
 		case '"': esc[1] = '"'; break;
@@ -75,14 +69,14 @@ jw_string(struct jw *w, const char *s, size_t n)
 			esc[5] = hex[c & 15];
 			elen = 6;
 		}
-		jw_put(w, esc, elen);
+		jw_raw(w, esc, elen);
 	}
-	jw_put(w, s + run, n - run);
-	jw_put(w, "\"", 1);
+	jw_raw(w, s + run, n - run);
+	jw_raw(w, "\"", 1);
 }
 
-static void
-jw_integer(struct jw *w, json_int_t v)
+void
+jw_integer(struct jw *w, int64_t v)
 {
 	char     buf[24], *e = buf + sizeof buf, *p = e;
 	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
@@ -92,7 +86,7 @@ jw_integer(struct jw *w, json_int_t v)
 	while ((u /= 10) != 0);
 	if (v < 0)
 		*--p = '-';
-	jw_put(w, p, (size_t)(e - p));
+	jw_raw(w, p, (size_t)(e - p));
 }
 
 /* As jansson prints reals (strconv.c, jsonp_dtostr): %.*g, then ".0" where
@@ -123,38 +117,40 @@ jw_real(struct jw *w, double v)
 			len -= (size_t)(end - start);
 		}
 	}
-	jw_put(w, buf, len);
+	jw_raw(w, buf, len);
 }
 
-static void
+void
 jw_value(struct jw *w, const json_t *j)
 {
 	const char *key;
 	void       *it;
 	size_t      i, n;
+	int         first = 1;
 
 	switch (json_typeof(j)) {
 	case JSON_OBJECT:
-		jw_put(w, "{", 1);
+		jw_raw(w, "{", 1);
 		for (it = json_object_iter((json_t *)j); it != NULL;
 		    it = json_object_iter_next((json_t *)j, it)) {
-			if (w->p[w->len - 1] != '{')
-				jw_put(w, ",", 1);
+			if (!first)
+				jw_raw(w, ",", 1);
+			first = 0;
 			key = json_object_iter_key(it);
 			jw_string(w, key, json_object_iter_key_len(it));
-			jw_put(w, ":", 1);
+			jw_raw(w, ":", 1);
 			jw_value(w, json_object_iter_value(it));
 		}
-		jw_put(w, "}", 1);
+		jw_raw(w, "}", 1);
 		break;
 	case JSON_ARRAY:
-		jw_put(w, "[", 1);
+		jw_raw(w, "[", 1);
 		for (i = 0, n = json_array_size(j); i < n; i++) {
 			if (i > 0)
-				jw_put(w, ",", 1);
+				jw_raw(w, ",", 1);
 			jw_value(w, json_array_get(j, i));
 		}
-		jw_put(w, "]", 1);
+		jw_raw(w, "]", 1);
 		break;
 	case JSON_STRING:
 		jw_string(w, json_string_value(j), json_string_length(j));
@@ -166,29 +162,46 @@ jw_value(struct jw *w, const json_t *j)
 		jw_real(w, json_real_value(j));
 		break;
 	case JSON_TRUE:
-		jw_put(w, "true", 4);
+		jw_raw(w, "true", 4);
 		break;
 	case JSON_FALSE:
-		jw_put(w, "false", 5);
+		jw_raw(w, "false", 5);
 		break;
 	case JSON_NULL:
-		jw_put(w, "null", 4);
+		jw_raw(w, "null", 4);
 		break;
 	}
+}
+
+void
+jw_init(struct jw *w, int precision)
+{
+	*w = (struct jw){ .precision = precision };
+}
+
+char *
+jw_finish(struct jw *w, int newline, size_t *len)
+{
+	char *p;
+
+	if (newline)
+		jw_raw(w, "\n", 1);
+	jw_raw(w, "", 1);
+	if (len != NULL)
+		*len = w->len - 1;
+	p = w->p;
+	w->p = NULL;
+	return p;
 }
 
 char *
 jw_dumps(const json_t *j, int precision, int newline, size_t *len)
 {
-	struct jw w = { .precision = precision };
+	struct jw w;
 
 	if (j == NULL)
 		fatal("jw_dumps: no value");
+	jw_init(&w, precision);
 	jw_value(&w, j);
-	if (newline)
-		jw_put(&w, "\n", 1);
-	jw_put(&w, "", 1);
-	if (len != NULL)
-		*len = w.len - 1;
-	return w.p;
+	return jw_finish(&w, newline, len);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_write.h"
 #include "kind.h"
 #include "log.h"
 #include "task.h"
@@ -124,4 +125,71 @@ task_to_json(const struct task *t)
 	json_object_set(o, "result", t->result && t->state == TASK_SUCCEEDED ? t->result : json_null());
 	json_object_set(o, "error", t->error ? t->error : json_null());
 	return o;
+}
+
+/* --- the same object as text, for the answers that carry one task --- */
+
+static void
+task_text_key(struct jw *w, const char *key)
+{
+	jw_raw(w, key, strlen(key));
+}
+
+static void
+task_text_time(struct jw *w, const char *key, int64_t ms)
+{
+	char buf[40];
+
+	task_text_key(w, key);
+	if (ms == 0) {
+		jw_raw(w, "null", 4);
+		return;
+	}
+	time_rfc3339(ms, buf, sizeof buf);
+	jw_string(w, buf, strlen(buf));
+}
+
+static void
+task_text_json(struct jw *w, const char *key, const json_t *j)
+{
+	task_text_key(w, key);
+	if (j == NULL)
+		jw_raw(w, "null", 4);
+	else
+		jw_value(w, j);
+}
+
+/* What jw_dumps(task_to_json(t)) writes, without building the object:
+ * the 201 of a create and the answer of GET /v1/tasks/{id}. */
+char *
+task_to_text(const struct task *t, size_t *len)
+{
+	const char *state = task_state_name(t->state);
+	struct jw   w;
+	json_t     *timeout = task_number_json(t->timeout);
+
+	jw_init(&w, 15);
+	task_text_key(&w, "{\"id\":");
+	jw_integer(&w, t->id);
+	task_text_key(&w, ",\"kind\":");
+	jw_string(&w, t->kind->name, strlen(t->kind->name));
+	task_text_key(&w, ",\"name\":");
+	if (t->name != NULL)
+		jw_string(&w, t->name, strlen(t->name));
+	else
+		jw_raw(&w, "null", 4);
+	task_text_key(&w, ",\"state\":");
+	jw_string(&w, state, strlen(state));
+	if (t->stop != TASK_STOP_NONE && !task_is_done(t->state))
+		task_text_key(&w, ",\"cancelling\":true");
+	task_text_time(&w, ",\"created_at\":", t->created_at);
+	task_text_time(&w, ",\"started_at\":", t->started_at);
+	task_text_time(&w, ",\"finished_at\":", t->finished_at);
+	task_text_json(&w, ",\"timeout\":", timeout);
+	task_text_json(&w, ",\"spec\":", t->spec);
+	task_text_json(&w, ",\"result\":", t->state == TASK_SUCCEEDED ? t->result : NULL);
+	task_text_json(&w, ",\"error\":", t->error);
+	jw_raw(&w, "}", 1);
+	json_decref(timeout);
+	return jw_finish(&w, 1, len);
 }

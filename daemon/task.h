@@ -2,6 +2,7 @@
 #ifndef TASK_H
 #define TASK_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
 #include <jansson.h>
@@ -73,5 +74,8 @@ const char  *task_state_name(enum task_state s);
 int          task_state_parse(const char *s, enum task_state *out);
 int          task_can_transition(enum task_state from, enum task_state to);
 json_t      *task_to_json(const struct task *t);
+/* The same object as JSON text with a newline (malloc'd; its length in
+ * *len): what an answer carrying one task sends, without building it. */
+char        *task_to_text(const struct task *t, size_t *len);
 
 #endif

@@ -114,6 +114,26 @@ test_states(void)
 
 /* ---- task_new / task_to_json ------------------------------------------ */
 
+/* task_to_json(t), and beside it a check that task_to_text(t), the text
+ * answers send, is exactly what json_dumps writes of that object. */
+static json_t *
+to_json(const struct task *t)
+{
+	json_t *o = task_to_json(t);
+	char   *want = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	size_t  len, wlen = strlen(want);
+	char   *got = task_to_text(t, &len);
+
+	ok(len == wlen + 1 && strncmp(got, want, wlen) == 0 && got[wlen] == '\n' &&
+	    got[len] == '\0', "task %lld as text: %s", (long long)t->id, want);
+	if (len != wlen + 1 || strncmp(got, want, wlen) != 0)
+		tap_diag("  got: %s", got);
+	free(want);
+	free(got);
+	return o;
+}
+
+
 static void
 test_new(void)
 {
@@ -161,7 +181,7 @@ static void
 test_json_fresh(void)
 {
 	struct task *t = task_new(5, &kind_sleep_ops);
-	json_t      *o = task_to_json(t);
+	json_t      *o = to_json(t);
 
 	has_members(o, 0, "a fresh task");
 	json_is(o, "{'id': 5, 'kind': 'sleep', 'name': null, 'state': 'pending', "
@@ -172,14 +192,14 @@ test_json_fresh(void)
 	task_free(t);
 
 	t = task_new(INT64_MAX, &kind_exec_ops);
-	o = task_to_json(t);
+	o = to_json(t);
 	ok(json_integer_value(json_object_get(o, "id")) == INT64_MAX, "id 2^63-1 survives");
 	is_str(json_string_value(json_object_get(o, "kind")), "exec", "kind of an exec task");
 	json_decref(o);
 	task_free(t);
 
 	t = task_new(6, &kind_http_ops);
-	o = task_to_json(t);
+	o = to_json(t);
 	is_str(json_string_value(json_object_get(o, "kind")), "http", "kind of an http task");
 	json_decref(o);
 	task_free(t);
@@ -200,7 +220,7 @@ test_json_example(void)
 	t->spec = J("{'seconds': 0.6, 'result': 1}");
 	t->result = json_integer(1);
 	spec_refs = t->spec->refcount;
-	o = task_to_json(t);
+	o = to_json(t);
 	has_members(o, 0, "the API.md example");
 	json_is(o, "{'id': 17, 'kind': 'sleep', 'name': null, 'state': 'succeeded', "
 	    "'created_at': '2026-11-24T22:45:00.123Z', 'started_at': '2026-11-24T22:45:00.124Z', "
@@ -219,7 +239,7 @@ timeout_is(double timeout, const char *want, int integer, const char *why)
 	json_t      *o, *v;
 
 	t->timeout = timeout;
-	o = task_to_json(t);
+	o = to_json(t);
 	v = json_object_get(o, "timeout");
 	json_is(v, want, why);
 	if (integer)
@@ -260,7 +280,7 @@ test_json_states(void)
 			t = task_new(3, &kind_sleep_ops);
 			t->state = (enum task_state)s;
 			t->stop = (enum task_stop)stop;
-			o = task_to_json(t);
+			o = to_json(t);
 			snprintf(why, sizeof why, "%s with stop %d", state_names[s], stop);
 			has_members(o, want, why);
 			is_str(json_string_value(json_object_get(o, "state")), state_names[s], "state name");
@@ -268,7 +288,7 @@ test_json_states(void)
 			task_free(t);
 		}
 	t = task_new(3, &kind_sleep_ops);
-	o = task_to_json(t);
+	o = to_json(t);
 	ok(json_object_get(o, "cancelling") == NULL, "a pending task not being stopped has no cancelling");
 	json_decref(o);
 	task_free(t);
@@ -280,7 +300,7 @@ test_json_states(void)
 		t = task_new(4, &kind_sleep_ops);
 		t->state = (enum task_state)s;
 		t->result = J("{'r': [1, 2]}");
-		o = task_to_json(t);
+		o = to_json(t);
 		snprintf(why, sizeof why, "a %s task with a result: result is %s", state_names[s],
 		    s == TASK_SUCCEEDED ? "shown" : "null");
 		json_is(json_object_get(o, "result"), s == TASK_SUCCEEDED ? "{'r': [1, 2]}" : "null", why);
@@ -289,7 +309,7 @@ test_json_states(void)
 	}
 	t = task_new(4, &kind_sleep_ops);
 	t->state = TASK_SUCCEEDED;
-	o = task_to_json(t);
+	o = to_json(t);
 	json_is(json_object_get(o, "result"), "null", "a succeeded task without a result: null");
 	json_decref(o);
 	task_free(t);
@@ -297,7 +317,7 @@ test_json_states(void)
 	t = task_new(4, &kind_sleep_ops);
 	t->state = TASK_SUCCEEDED;
 	t->result = json_false();
-	o = task_to_json(t);
+	o = to_json(t);
 	json_is(json_object_get(o, "result"), "false", "a succeeded task with result false");
 	json_decref(o);
 	task_free(t);
@@ -308,7 +328,7 @@ test_json_states(void)
 	t->started_at = INT64_C(1795819500123);
 	t->finished_at = INT64_C(1795819501000);
 	t->error = J("{'type': 'exit_status', 'message': 'm', 'exit_code': 3, 'signal': null}");
-	o = task_to_json(t);
+	o = to_json(t);
 	has_members(o, 0, "a failed exec task");
 	json_is(json_object_get(o, "error"),
 	    "{'type': 'exit_status', 'message': 'm', 'exit_code': 3, 'signal': null}",
@@ -323,7 +343,7 @@ test_json_states(void)
 	t = task_new(9, &kind_sleep_ops);
 	t->state = TASK_CANCELLED;
 	t->error = J("{'type': 'cancelled', 'message': 'stopped'}");
-	o = task_to_json(t);
+	o = to_json(t);
 	json_is(json_object_get(o, "error"), "{'type': 'cancelled', 'message': 'stopped'}",
 	    "a cancelled task's error");
 	json_decref(o);
@@ -335,7 +355,7 @@ test_json_states(void)
 	t->name = strdup("caf\xc3\xa9");
 	t->timeout = 5;
 	t->spec = J("{'seconds': 9, 'result': null}");
-	o = task_to_json(t);
+	o = to_json(t);
 	json_is(o, "{'id': 10, 'kind': 'sleep', 'name': 'caf\\u00e9', 'state': 'running', 'cancelling': true, "
 	    "'created_at': null, 'started_at': null, 'finished_at': null, 'timeout': 5, "
 	    "'spec': {'seconds': 9, 'result': null}, 'result': null, 'error': null}",
