@@ -114,7 +114,8 @@ batch_open(struct batch *b, const char *path, const char *schema_path)
 	if (sqlite3_open_v2(path, &b->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
 		goto fail;
 	rc = sqlite3_exec(b->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
-	    "PRAGMA journal_size_limit = 67108864; PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+	    "PRAGMA journal_size_limit = 67108864; PRAGMA foreign_keys = ON; "
+	    "PRAGMA ignore_check_constraints = ON", NULL, NULL, NULL);
 	if (rc != SQLITE_OK || sqlite3_exec(b->db, schema, NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	if (sqlite3_prepare_v3(b->db, "BEGIN IMMEDIATE", -1, SQLITE_PREPARE_PERSISTENT, &b->begin, NULL) ||
