@@ -169,6 +169,33 @@ api_task_cancel(struct api_call *c)
 	api_wait_one(c, &a);
 }
 
+/* A task done already is answered as it is, without a waiter (the common
+ * case of a client that asks once its task has ended).  1 if answered. */
+static int
+api_result_done(struct api_call *c)
+{
+	struct task *t, *done;
+
+	if ((t = sched_warm(c->jd->sched, c->id, &done)) == NULL) {
+		if (done == NULL) {
+			httpd_reply_error(c->r, 404, "not_found", NULL, "task %lld not found",
+			    (long long)c->id);
+			return 1;
+		}
+		api_reply_task(c->r, 200, done);
+		task_free(done);
+		return 1;
+	}
+	if (!task_is_done(t->state))
+		return 0;
+	/* Its answer waits for the commit of its create, which a full disk may
+	 * refuse. */
+	if (t->is_new)
+		httpd_req_set_reads(c->r, t->id);
+	api_reply_task(c->r, 200, t);
+	return 1;
+}
+
 void
 api_task_result(struct api_call *c)
 {
@@ -182,6 +209,8 @@ api_task_result(struct api_call *c)
 	}
 	a.timeout = q.timeout;
 	a.cancel = q.cancel;
+	if (api_result_done(c))
+		return;
 	api_wait_one(c, &a);
 }
 
