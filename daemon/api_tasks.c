@@ -47,14 +47,16 @@ api_release(struct task *t, int owned)
 		task_free(t);
 }
 
-/* An answer that is one task object. */
+/* An answer that is one task object, held only for the commit that holds
+ * the state it reports. */
 static void
-api_reply_task(struct req *r, unsigned status, const struct task *t)
+api_reply_task(struct api_call *c, unsigned status, const struct task *t)
 {
 	size_t len;
 	char  *txt = task_to_text(t, &len);
 
-	httpd_reply_bytes(r, status, "application/json", txt, len);
+	httpd_req_set_hold(c->r, store_hold_task(c->jd->store, t));
+	httpd_reply_bytes(c->r, status, "application/json", txt, len);
 }
 
 static void
@@ -81,7 +83,7 @@ api_task_create(struct api_call *c)
 	spec_task_clear(&spec);
 	/* Built now, sent after the commit that makes it true (httpd holds it). */
 	httpd_req_set_tag(c->r, t->id);
-	api_reply_task(c->r, 201, t);
+	api_reply_task(c, 201, t);
 	snprintf(loc, sizeof loc, "/v1/tasks/%lld", (long long)t->id);
 	httpd_add_header(c->r, "Location", loc);
 }
@@ -115,7 +117,7 @@ api_task_get(struct api_call *c)
 
 	if ((t = api_lookup(c, &owned)) == NULL)
 		return;
-	api_reply_task(c->r, 200, t);
+	api_reply_task(c, 200, t);
 	api_release(t, owned);
 }
 
@@ -182,7 +184,7 @@ api_result_done(struct api_call *c)
 			    (long long)c->id);
 			return 1;
 		}
-		api_reply_task(c->r, 200, done);
+		api_reply_task(c, 200, done);
 		task_free(done);
 		return 1;
 	}
@@ -192,7 +194,7 @@ api_result_done(struct api_call *c)
 	 * refuse. */
 	if (t->is_new)
 		httpd_req_set_reads(c->r, t->id);
-	api_reply_task(c->r, 200, t);
+	api_reply_task(c, 200, t);
 	return 1;
 }
 

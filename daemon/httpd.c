@@ -253,7 +253,9 @@ httpd_dispatch(struct httpd *h, struct req *r)
 	else
 		h->cfg.dispatch(h->cfg.arg, r);
 	if (r->resp != NULL) {
-		if ((r->seq = h->cfg.hold_seq(h->cfg.arg)) == 0)
+		if (!r->seq_set)
+			r->seq = h->cfg.hold_seq(h->cfg.arg);
+		if (r->seq == 0)
 			return httpd_queue(r);
 		r->state = REQ_HELD;
 		TAILQ_INSERT_TAIL(&h->held, r, entry);

@@ -46,6 +46,7 @@ struct req {
 	int64_t                tag;         /* a task it created, or 0 */
 	int64_t                reads;       /* an uncommitted task it reports on, or 0 */
 	uint64_t               seq;         /* held: the commit to be durable first */
+	int                    seq_set;     /* seq given by the handler */
 	enum req_state         state;
 	struct MHD_Response   *resp;
 	unsigned               status;

@@ -153,3 +153,10 @@ httpd_req_set_reads(struct req *r, int64_t id)
 {
 	r->reads = id;
 }
+
+void
+httpd_req_set_hold(struct req *r, uint64_t seq)
+{
+	r->seq = seq;
+	r->seq_set = 1;
+}

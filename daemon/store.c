@@ -277,6 +277,9 @@ store_row_task(struct store *s, sqlite3_stmt *st)
 	if (k == NULL)
 		return NULL;
 	t = task_new(sqlite3_column_int64(st, 0), k);
+	/* Read back, so committed; by which commit we cannot tell, and the
+	 * writer may have made one the loop has not heard of: the newest. */
+	t->commit_seq = store_writer_busy(s->writer) ? s->launched : s->committed;
 	t->name = name ? strdup(name) : NULL;
 	task_state_parse((const char *)sqlite3_column_text(st, 3), &t->state);
 	t->stop = (enum task_stop)sqlite3_column_int(st, 4);

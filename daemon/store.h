@@ -45,6 +45,9 @@ int           store_dirty(const struct store *s);
 /* An answer given now reports what commit seq makes true: send it once the
  * durable hook says seq (0: nothing to wait for, send it now). */
 uint64_t      store_hold_seq(struct store *s);
+/* The same for an answer that reports only t: it waits for the commit
+ * that holds t's state, not for every change staged meanwhile. */
+uint64_t      store_hold_task(struct store *s, const struct task *t);
 /* Nothing staged, every commit durable. */
 int           store_settled(const struct store *s);
 /* Flushes of the WAL made so far (0 with --sync normal). */

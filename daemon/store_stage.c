@@ -93,24 +93,37 @@ store_dirty(const struct store *s)
 
 /* --- durability ------------------------------------------------------ */
 
-uint64_t
-store_hold_seq(struct store *s)
+/* Someone waits for commit seq to be durable. */
+static uint64_t
+store_hold(struct store *s, uint64_t seq)
 {
-	uint64_t seq;
-
-	if (store_dirty(s))
-		seq = s->launched + 1;          /* the batch this turn ends with */
-	else if (store_writer_busy(s->writer))
-		seq = s->launched;
-	else if (s->durable < s->committed)
-		seq = s->committed;
-	else
-		return 0;
 	if (seq > s->need)
 		s->need = seq;
 	if (seq == s->committed && s->syncer != NULL)
 		syncer_request(s->syncer, seq);   /* a lazy commit nobody synced yet */
 	return seq;
+}
+
+uint64_t
+store_hold_seq(struct store *s)
+{
+	if (store_dirty(s))
+		return store_hold(s, s->launched + 1);   /* the batch this turn ends with */
+	if (store_writer_busy(s->writer))
+		return store_hold(s, s->launched);
+	if (s->durable < s->committed)
+		return store_hold(s, s->committed);
+	return 0;
+}
+
+uint64_t
+store_hold_task(struct store *s, const struct task *t)
+{
+	if (t->dirty)
+		return store_hold(s, s->launched + 1);
+	if (t->inflight)
+		return store_hold(s, s->launched);
+	return t->commit_seq > s->durable ? store_hold(s, t->commit_seq) : 0;
 }
 
 int
@@ -271,6 +284,7 @@ store_batch_ok(struct store *s, struct store_batch *b)
 
 		t->inflight = 0;
 		t->is_new = 0;
+		t->commit_seq = b->seq;
 		if (s->hooks.committed)
 			s->hooks.committed(s->hooks.arg, t);    /* may free t */
 	}

@@ -58,6 +58,7 @@ struct task {
 	struct watch_list      watches;       /* waiters on this task */
 	int                    dirty;         /* staged, not yet in a batch */
 	int                    inflight;      /* a row of it is being written */
+	uint64_t               commit_seq;    /* the commit of its newest row, 0 if none yet */
 	int                    is_new;        /* never committed */
 	int                    starting;      /* running, kind started after the commit */
 	int                    queued;        /* pending, in its kind's queue (not on disk only) */

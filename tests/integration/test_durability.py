@@ -131,6 +131,26 @@ class FullSyncTest(GateCase):
         self.assertEqual(cancel.answer().status, 200)
 
 
+    def test_flushed_task_is_not_held_behind_other_commits(self):
+        """A GET reports one task: it waits for the flush of that task's
+        state, not for the flush of another client's create."""
+        # 30 s: within --memory-horizon, so the task stays in memory.
+        tid = self.jobd.create("sleep", {"seconds": 30})["id"]
+        self.jobd.wait_state(tid, "running")
+        self.close_gate()
+        held = self.syncs("wait")
+        create = Call(self.jobd.create, "sleep", {"seconds": 30})
+        wait_until(lambda: self.syncs("wait") > held, what="a flush of the WAL to start")
+        get = Call(self.jobd.get, "/v1/tasks/%d" % tid)
+        get.join(jobdtest.DEADLINE)
+        self.assertFalse(get.is_alive(), "held while an unrelated create waits for its flush")
+        self.assertEqual(get.answer().json["state"], "running")
+        # The create that waits for the flush is still reported by no one.
+        self.assertHeld(create, Call(self.jobd.get, "/v1/tasks/%d" % (tid + 1)))
+        self.open_gate()
+        self.assertEqual(create.answer()["id"], tid + 1)
+
+
 class NormalSyncTest(GateCase):
     SYNC = "normal"
 
