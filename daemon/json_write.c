@@ -48,11 +48,12 @@ jw_string(struct jw *w, const char *s, size_t n)
 	w->p[w->len++] = '"';
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		char          esc[6] = { '\\', 0 };
+		char          esc[6];
 		size_t        elen = 2;
 
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
+		esc[0] = '\\';
 		jw_raw(w, s + run, i - run);
 		run = i + 1;
 		switch (c) {
