@@ -3,7 +3,8 @@
  * Inserts rows shaped like the ones a `sleep` create commits (jobd's own
  * tasks schema and its insert statement), --batch rows per transaction, into a
  * new database configured as jobd configures it (WAL, synchronous=FULL,
- * prepared statements), for --duration seconds.  Prints rows/s and commits/s.
+ * ignore_check_constraints, prepared statements), for --duration seconds.
+ * Prints rows/s and commits/s.
  *
  * usage: sqlite_batch --db NEW_PATH --schema SCHEMA.sql --batch N [--duration S]
  *        (SCHEMA.sql: schema/[0-9]*.sql, all of them, in order)

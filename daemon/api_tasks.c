@@ -18,6 +18,21 @@
 
 /* A task by id, active or finished; NULL after answering 404.  *owned says
  * whether the caller must task_free it (it was read from disk). */
+static void
+api_reply_not_found(struct api_call *c)
+{
+	httpd_reply_error(c->r, 404, "not_found", NULL, "task %lld not found", (long long)c->id);
+}
+
+/* An answer about t, if its create is not yet committed, waits for that
+ * commit, which a full disk may refuse (the answer then becomes 404). */
+static void
+api_mark_reads(struct api_call *c, const struct task *t)
+{
+	if (t->is_new)
+		httpd_req_set_reads(c->r, t->id);
+}
+
 static struct task *
 api_lookup(struct api_call *c, int *owned)
 {
@@ -26,17 +41,14 @@ api_lookup(struct api_call *c, int *owned)
 
 	*owned = 0;
 	if ((t = sched_find(c->jd->sched, c->id)) != NULL) {
-		/* Its answer waits for the commit of its create, which a full
-		 * disk may refuse. */
-		if (t->is_new)
-			httpd_req_set_reads(c->r, t->id);
+		api_mark_reads(c, t);
 		return t;
 	}
 	if ((t = store_get(c->jd->store, c->id, &found)) != NULL) {
 		*owned = 1;
 		return t;
 	}
-	httpd_reply_error(c->r, 404, "not_found", NULL, "task %lld not found", (long long)c->id);
+	api_reply_not_found(c);
 	return NULL;
 }
 
@@ -156,8 +168,7 @@ api_task_cancel(struct api_call *c)
 	/* An active task may wait on disk: bring it back to stop it. */
 	if ((t = sched_warm(c->jd->sched, c->id, &done)) == NULL) {
 		if (done == NULL)
-			httpd_reply_error(c->r, 404, "not_found", NULL, "task %lld not found",
-			    (long long)c->id);
+			api_reply_not_found(c);
 		else
 			api_reply_conflict(c, done, "it cannot be cancelled");
 		task_free(done);
@@ -180,8 +191,7 @@ api_result_done(struct api_call *c)
 
 	if ((t = sched_warm(c->jd->sched, c->id, &done)) == NULL) {
 		if (done == NULL) {
-			httpd_reply_error(c->r, 404, "not_found", NULL, "task %lld not found",
-			    (long long)c->id);
+			api_reply_not_found(c);
 			return 1;
 		}
 		api_reply_task(c, 200, done);
@@ -190,10 +200,7 @@ api_result_done(struct api_call *c)
 	}
 	if (!task_is_done(t->state))
 		return 0;
-	/* Its answer waits for the commit of its create, which a full disk may
-	 * refuse. */
-	if (t->is_new)
-		httpd_req_set_reads(c->r, t->id);
+	api_mark_reads(c, t);
 	api_reply_task(c, 200, t);
 	return 1;
 }

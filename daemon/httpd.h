@@ -73,8 +73,9 @@ void httpd_req_set_tag(struct req *r, int64_t id);
  * withdrawn while the answer waits, the answer becomes 404, as it would be
  * once the task is known never to have existed. */
 void httpd_req_set_reads(struct req *r, int64_t id);
-/* The commit r's answer waits for, when the handler knows better than the
- * default (everything staged so far): 0 sends it at once. */
+/* The commit the answer the handler gives now waits for, when it knows
+ * better than the default (everything staged so far): 0 sends it at once.
+ * Answers given later, to a parked request, keep the default. */
 void httpd_req_set_hold(struct req *r, uint64_t seq);
 void httpd_withdraw(struct httpd *h, int64_t id);
 /* Park r until an answer comes; gone(arg) is called once if the client

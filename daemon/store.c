@@ -129,8 +129,7 @@ store_configure(struct store *s, int64_t max_bytes, struct err *e)
 	    /* The schema's CHECK on state guards the file against other
 	     * writers; ours come from task_state_name alone.  SQLite builds an
 	     * ephemeral table for that IN list on every INSERT and UPDATE
-	     * that checks it: a quarter of an insert's cost, a sixth of a
-	     * create's on the writer thread. */
+	     * that checks it: a quarter of an insert's cost. */
 	    store_exec(s, "PRAGMA ignore_check_constraints = ON", e) < 0 ||
 	    store_migrate(s, e) < 0)
 		return -1;

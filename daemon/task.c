@@ -160,7 +160,7 @@ task_text_json(struct jw *w, const char *key, const json_t *j)
 }
 
 /* What jw_dumps(task_to_json(t)) writes, without building the object:
- * the 201 of a create and the answer of GET /v1/tasks/{id}. */
+ * the 201 of a create, GET /v1/tasks/{id} and the result of a task done. */
 char *
 task_to_text(const struct task *t, size_t *len)
 {
