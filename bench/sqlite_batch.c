@@ -3,7 +3,9 @@
  * Inserts rows shaped like the ones a `sleep` create commits (jobd's own
  * tasks schema and its insert statement), --batch rows per transaction, into a
  * new database configured as jobd configures it (WAL, synchronous=FULL,
- * ignore_check_constraints, prepared statements), for --duration seconds.
+ * ignore_check_constraints, prepared statements, and jobd's VFS, which
+ * writes a commit's WAL frames in one pwrite: daemon/store_vfs.c), for
+ * --duration seconds.
  * Prints rows/s and commits/s.
  *
  * usage: sqlite_batch --db NEW_PATH --schema SCHEMA.sql --batch N [--duration S]
@@ -21,6 +23,8 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
+
+#include "store_vfs.h"
 
 /* jobd's statement for a create (daemon/store_writer.c), so SQLite does the
  * same work per row. */
@@ -112,7 +116,9 @@ batch_open(struct batch *b, const char *path, const char *schema_path)
 		fprintf(stderr, "sqlite_batch: %s: %s\n", schema_path, strerror(errno));
 		return -1;
 	}
-	if (sqlite3_open_v2(path, &b->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+	if (store_vfs_register() != SQLITE_OK ||
+	    sqlite3_open_v2(path, &b->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+	    STORE_VFS_NAME) != SQLITE_OK)
 		goto fail;
 	rc = sqlite3_exec(b->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
 	    "PRAGMA journal_size_limit = 67108864; PRAGMA foreign_keys = ON; "

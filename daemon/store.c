@@ -19,6 +19,7 @@
 #include "schema_sql.h"
 #include "spec.h"
 #include "store_impl.h"
+#include "store_vfs.h"
 
 /* Each connection's page cache, in KiB. */
 #define STORE_CACHE_KB "512"
@@ -176,8 +177,10 @@ store_open(struct event_base *base, const char *path, int sync_full, int64_t max
 		fatal("out of memory");
 	s->lock_fd = -1;
 	store_read_boot_id(s);
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	/* The writing connection writes each commit's WAL frames in one go. */
+	if (store_vfs_register() != SQLITE_OK ||
+	    sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, STORE_VFS_NAME) != SQLITE_OK) {
 		err_set(e, 500, "cannot open database %s: %s", path,
 		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;
