@@ -65,6 +65,7 @@
 #define EXEC_GIVEUP_MS     2000  /* after SIGKILL, members we cannot kill are let go */
 #define EXEC_READS         16    /* reads of 64 KiB per callback: fairness */
 #define EXEC_DRAIN_READS   1024  /* at the end: bounded if an escapee keeps writing */
+#define EXEC_QUIET_MS      2     /* output is watched once a program runs this long */
 
 struct exec_run;
 
@@ -73,6 +74,8 @@ struct exec_ctx {
 	struct exec_base         base;
 	struct exec_spawner      spawner;
 	LIST_HEAD(, exec_run)    runs;    /* live runs, for fini */
+	TAILQ_HEAD(, exec_run)   quiet;   /* runs whose output is not watched yet, oldest first */
+	struct event            *quiet_ev;
 };
 
 /* Our read end of the child's stdout or stderr. */
@@ -108,10 +111,15 @@ struct exec_run {
 	int                   poll_ms;
 	int                   exec_errno;   /* the child failed before its exec */
 	pid_t                 member;       /* a live member left behind, as a hint */
+	int64_t               start_ms;     /* monotonic */
+	int                   quiet;        /* on ctx->quiet: pipes not watched yet */
 	LIST_ENTRY(exec_run)  entry;
+	TAILQ_ENTRY(exec_run) quiet_entry;
 };
 
 static void exec_timer_cb(evutil_socket_t, short, void *);
+static void exec_read_cb(evutil_socket_t, short, void *);
+static struct event *exec_event(struct exec_run *, int, short, event_callback_fn, void *);
 
 static int64_t
 exec_mono_ms(void)
@@ -211,6 +219,61 @@ exec_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct exec_pipe *p = arg;
 
 	exec_pipe_read(p, EXEC_READS);
+}
+
+/* Output is watched only once a program has run EXEC_QUIET_MS, or outlives
+ * its leader.  Why: most tasks are short, and a short one's output is all in
+ * its pipes when it exits (exec_finish reads it then).  Watching the pipes
+ * from the start cost two epoll_ctl at each end of each run, and woke the
+ * loop once more per exit (the pipes' hang-up comes before the pidfd).  A
+ * program that fills a pipe (64 KiB) sooner waits for us at most this long,
+ * once. */
+static void
+exec_watch_output(struct exec_run *r)
+{
+	int i;
+
+	if (!r->quiet)
+		return;
+	TAILQ_REMOVE(&r->ctx->quiet, r, quiet_entry);
+	r->quiet = 0;
+	for (i = 0; i < 2; i++)
+		if (r->out[i].fd != -1)
+			r->out[i].ev = exec_event(r, r->out[i].fd, EV_READ | EV_PERSIST, exec_read_cb,
+			    &r->out[i]);
+}
+
+static void
+exec_quiet_arm(struct exec_ctx *ctx, int64_t now)
+{
+	struct exec_run *r = TAILQ_FIRST(&ctx->quiet);
+	int64_t          ms;
+
+	if (r == NULL || evtimer_pending(ctx->quiet_ev, NULL))
+		return;
+	ms = r->start_ms + EXEC_QUIET_MS - now;
+	evtimer_add(ctx->quiet_ev, (&(struct timeval){ 0, (ms > 0 ? ms : 0) * 1000 }));
+}
+
+static void
+exec_quiet_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_ctx *ctx = arg;
+	struct exec_run *r;
+	int64_t          now = exec_mono_ms();
+
+	while ((r = TAILQ_FIRST(&ctx->quiet)) != NULL && r->start_ms + EXEC_QUIET_MS <= now)
+		exec_watch_output(r);
+	exec_quiet_arm(ctx, now);
+}
+
+static void
+exec_quiet_add(struct exec_run *r)
+{
+	r->start_ms = exec_mono_ms();
+	r->quiet = 1;
+	TAILQ_INSERT_TAIL(&r->ctx->quiet, r, quiet_entry);
+	exec_quiet_arm(r->ctx, r->start_ms);
 }
 
 /* --- stdin ------------------------------------------------------------ */
@@ -317,6 +380,8 @@ exec_run_free(struct exec_run *r)
 		close(r->pidfd);
 	if (r->timer != NULL)
 		event_free(r->timer);
+	if (r->quiet)
+		TAILQ_REMOVE(&r->ctx->quiet, r, quiet_entry);
 	exec_spawn_forget(&r->ctx->spawner, &r->exec_errno);
 	LIST_REMOVE(r, entry);
 	free(r);
@@ -393,6 +458,7 @@ exec_check_group(struct exec_run *r)
 		exec_finish(r);
 		return;
 	}
+	exec_watch_output(r);   /* what is left of the group may still write */
 	now = exec_mono_ms();
 	if (!r->kill_sent && now >= r->term_ms + exec_grace_ms(r))
 		exec_signal_group(r, SIGKILL);
@@ -499,8 +565,7 @@ kind_exec_start(struct task *t, const struct kind_env *env)
 	t->pgid = r->pid;
 	t->kstate = r;
 	r->pid_ev = exec_event(r, r->pidfd, EV_READ | EV_PERSIST, exec_pid_cb, r);
-	for (i = 0; i < 2; i++)
-		r->out[i].ev = exec_event(r, r->out[i].fd, EV_READ | EV_PERSIST, exec_read_cb, &r->out[i]);
+	exec_quiet_add(r);
 	if (r->in_fd != -1) {
 		if (exec_stdin_write(r))
 			exec_stdin_close(r);
@@ -574,6 +639,9 @@ kind_exec_init(struct kind_env *env)
 		return -1;
 	}
 	LIST_INIT(&ctx->runs);
+	TAILQ_INIT(&ctx->quiet);
+	if ((ctx->quiet_ev = evtimer_new(env->base, exec_quiet_cb, ctx)) == NULL)
+		fatal("out of memory");
 	env->ctx = ctx;
 	return 0;
 }
@@ -618,6 +686,7 @@ kind_exec_fini(struct kind_env *env)
 		exec_run_abort(r);   /* only if the scheduler did not release it */
 	exec_base_clear(&ctx->base);
 	exec_spawner_clear(&ctx->spawner);
+	event_free(ctx->quiet_ev);
 	free(ctx);
 	env->ctx = NULL;
 }
