@@ -41,8 +41,11 @@
 #include "exec_spawn.h"
 
 #define EXEC_STACK_SIZE (64 * 1024)
-/* Children before their exec at one time; one more waits for a stack. */
-#define EXEC_SLOTS_MAX  64
+#define EXEC_SLOTS_MIN  16     /* room for stacks at first; it grows */
+/* A held child spins this many times (some tens of microseconds) for its
+ * gate, then sleeps, looking every EXEC_GATE_POLL_MS whether we still live. */
+#define EXEC_GATE_SPINS   2000
+#define EXEC_GATE_POLL_MS 20
 
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
@@ -108,9 +111,14 @@ exec_sys(long n, long a, long b, long c, long d)
 
 #if EXEC_RAW
 #define EXEC_CLONE_WAIT 0
+#define EXEC_CAN_HOLD   1
 #else
 #define EXEC_CLONE_WAIT CLONE_VFORK
+#define EXEC_CAN_HOLD   0
 #endif
+
+/* A held child's gate (exec_slot.gate). */
+enum { GATE_SHUT, GATE_OPEN, GATE_SLEEPING };
 
 /* A stack and what its child reads until it execs. */
 struct exec_slot {
@@ -119,6 +127,9 @@ struct exec_slot {
 	int                     busy;     /* not yet collected */
 	volatile int            err;      /* the errno that kept the child from exec */
 	int                    *why;      /* where err goes when collected */
+	int                     gate;     /* GATE_*: a held child execs once it is open */
+	pid_t                   parent;   /* us: a held child whose parent changed gives up */
+	pid_t                   pid;      /* the child on the stack, for exec_spawn_release */
 	struct exec_spawn_args  a;
 	const struct exec_spawner *sp;
 };
@@ -127,8 +138,9 @@ int
 exec_spawner_init(struct exec_spawner *sp)
 {
 	memset(sp, 0, sizeof *sp);
-	if ((sp->slots = calloc(EXEC_SLOTS_MAX, sizeof *sp->slots)) == NULL)
+	if ((sp->slots = calloc(EXEC_SLOTS_MIN, sizeof *sp->slots)) == NULL)
 		return -1;
+	sp->capslots = EXEC_SLOTS_MIN;
 	return 0;
 }
 
@@ -205,34 +217,34 @@ exec_spawn_forget(struct exec_spawner *sp, int *why)
 			sp->slots[i]->why = NULL;
 }
 
-/* A free slot: collected ones first, else a new one, else wait for the
- * oldest child to leave its stack (64 children that have not exec'd yet). */
+/* A free slot: collected ones first, else a new one.  Never a wait for a
+ * child to leave its stack: a held child leaves it only once we open its
+ * gate.  Each child before its exec is a run's, so --max-exec bounds them. */
 static struct exec_slot *
 exec_slot_get(struct exec_spawner *sp)
 {
-	struct exec_slot *sl;
-	int               i;
+	struct exec_slot  *sl, **more;
+	int                i;
 
 	exec_spawn_collect(sp);
 	for (i = 0; i < sp->nslots; i++)
 		if (!sp->slots[i]->busy)
 			return sp->slots[i];
-	if (sp->nslots < EXEC_SLOTS_MAX) {
-		if ((sl = calloc(1, sizeof *sl)) == NULL)
+	if (sp->nslots == sp->capslots) {
+		if ((more = realloc(sp->slots, 2 * (size_t)sp->capslots * sizeof *more)) == NULL)
 			return NULL;
-		sl->stack = mmap(NULL, EXEC_STACK_SIZE, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-		if (sl->stack == MAP_FAILED) {
-			free(sl);
-			return NULL;
-		}
-		sp->slots[sp->nslots++] = sl;
-		return sl;
+		sp->slots = more;
+		sp->capslots *= 2;
 	}
-	sl = sp->slots[0];
-	while (!exec_slot_wait(sl, -1))
-		;
-	exec_slot_settle(sl);
+	if ((sl = calloc(1, sizeof *sl)) == NULL)
+		return NULL;
+	sl->stack = mmap(NULL, EXEC_STACK_SIZE, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (sl->stack == MAP_FAILED) {
+		free(sl);
+		return NULL;
+	}
+	sp->slots[sp->nslots++] = sl;
 	return sl;
 }
 
@@ -247,6 +259,45 @@ exec_sys_dup2(int from, int to)
 #else
 	return exec_sys(SYS_dup3, from, to, 0, 0);
 #endif
+}
+
+__attribute__((no_sanitize("address", "thread", "undefined"), always_inline))
+static inline void
+exec_cpu_relax(void)
+{
+#if defined(__x86_64__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile ("yield" ::: "memory");
+#endif
+}
+
+/* A held child waits here for its gate: spinning first (the parent commits
+ * the task's start within tens of microseconds, and a sleeping child would
+ * then wait for a wake-up too), then in the kernel.  1: go; 0: our parent
+ * died before opening it (jobd crashed: nothing may run that it cannot
+ * account for). */
+__attribute__((no_sanitize("address", "thread", "undefined")))
+static int
+exec_child_gate(struct exec_slot *sl)
+{
+	struct timespec ts = { 0, EXEC_GATE_POLL_MS * 1000000L };
+	int             i, shut = GATE_SHUT;
+
+	for (i = 0; i < EXEC_GATE_SPINS; i++) {
+		if (__atomic_load_n(&sl->gate, __ATOMIC_ACQUIRE) == GATE_OPEN)
+			return 1;
+		exec_cpu_relax();
+	}
+	for (;;) {
+		if (!__atomic_compare_exchange_n(&sl->gate, &shut, GATE_SLEEPING, 0,
+		    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) && shut == GATE_OPEN)
+			return 1;
+		if (exec_sys(SYS_getppid, 0, 0, 0, 0) != sl->parent)
+			return 0;
+		exec_sys(SYS_futex, (long)&sl->gate, FUTEX_WAIT, GATE_SLEEPING, (long)&ts);
+		shut = GATE_SLEEPING;
+	}
 }
 
 /* The child, until execve: raw system calls only.  No sanitizer may touch
@@ -286,6 +337,10 @@ exec_child_main(void *arg)
 		goto fail;
 	if ((rc = exec_sys(SYS_close_range, 3, ~0U, 0, 0)) < 0)
 		goto fail;
+	if (a->held && !exec_child_gate(sl)) {
+		rc = -ECANCELED;
+		goto fail;
+	}
 	exec_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)none, 0, KSIGSET_SIZE);
 	rc = exec_sys(SYS_execve, (long)a->path, (long)a->argv, (long)a->envp, 0);
 fail:
@@ -315,7 +370,7 @@ exec_spawner_learn(struct exec_spawner *sp)
 
 int
 exec_spawn(struct exec_spawner *sp, const struct exec_spawn_args *a, int *why,
-    pid_t *pid, int *pidfd)
+    pid_t *pid, int *pidfd, struct exec_slot **gate)
 {
 	struct exec_slot *sl;
 	unsigned char     all[KSIGSET_SIZE], old[KSIGSET_SIZE];
@@ -334,6 +389,10 @@ exec_spawn(struct exec_spawner *sp, const struct exec_spawn_args *a, int *why,
 	sl->err = 0;
 	sl->why = why;
 	sl->busy = 1;
+	sl->gate = GATE_SHUT;
+	sl->parent = getpid();
+	/* A vfork-style clone returns only after the exec: it cannot hold. */
+	sl->a.held = a->held && EXEC_CAN_HOLD;
 	*why = 0;
 	__atomic_store_n(&sl->ctid, 1, __ATOMIC_RELEASE);
 	memset(all, 0xff, sizeof all);
@@ -350,7 +409,21 @@ exec_spawn(struct exec_spawner *sp, const struct exec_spawn_args *a, int *why,
 		exec_slot_settle(sl);
 		return rc;
 	}
+	sl->pid = p;
 	*pid = p;
 	*pidfd = fd;
+	if (gate != NULL)
+		*gate = sl->a.held ? sl : NULL;
 	return 0;
+}
+
+void
+exec_spawn_release(struct exec_spawner *sp, struct exec_slot *gate, pid_t pid)
+{
+	(void)sp;
+	/* Dead before its gate opened, its slot may serve another child now. */
+	if (!gate->busy || gate->pid != pid)
+		return;
+	if (__atomic_exchange_n(&gate->gate, GATE_OPEN, __ATOMIC_ACQ_REL) == GATE_SLEEPING)
+		syscall(SYS_futex, &gate->gate, FUTEX_WAKE, 1, NULL, NULL, 0);
 }

@@ -13,7 +13,7 @@ struct exec_slot;
  * until then.  Owned by whoever spawns: exec_spawner_init / _clear. */
 struct exec_spawner {
 	struct exec_slot **slots;
-	int                nslots;
+	int                nslots, capslots;
 	/* The signals whose disposition is not the default, found at the
 	 * first spawn (jobd sets its handlers and ignores at start-up, never
 	 * after): only those need resetting in each child. */
@@ -39,6 +39,7 @@ struct exec_spawn_args {
 	char *const *envp;
 	const char  *cwd;
 	int          in, out, err;
+	int          held;   /* the child waits before its exec: exec_spawn_release */
 	void       (*release)(void *keep);
 	void        *keep;
 };
@@ -49,7 +50,13 @@ struct exec_spawn_args {
  * stopped it (0: it exec'd) to *why, which must live until then or until
  * exec_spawn_forget. */
 int  exec_spawn(struct exec_spawner *sp, const struct exec_spawn_args *a, int *why,
-         pid_t *pid, int *pidfd);
+         pid_t *pid, int *pidfd, struct exec_slot **gate);
+/* *gate is NULL if the child was not held after all (an architecture
+ * whose clone waits for the exec). */
+/* Let a held child (gate and pid from its exec_spawn) go on to its exec.
+ * Until then it has done everything else (its session, fds, cwd); should
+ * this process die first, it exits 127 without running anything. */
+void exec_spawn_release(struct exec_spawner *sp, struct exec_slot *gate, pid_t pid);
 /* Settle every child that has exec'd or died since: after a reap, its *why
  * is final. */
 void exec_spawn_collect(struct exec_spawner *sp);

@@ -329,7 +329,7 @@ exec_keep_free(void *arg)
 
 int
 exec_child_start(const json_t *spec, const struct exec_base *b, struct exec_spawner *sp,
-    int64_t task_id, int *exec_errno, struct exec_child *c, char *why, size_t len)
+    int64_t task_id, int held, int *exec_errno, struct exec_child *c, char *why, size_t len)
 {
 	const json_t *jargv = json_object_get(spec, "argv"), *jcwd = json_object_get(spec, "cwd");
 	const json_t *jin = json_object_get(spec, "stdin");
@@ -361,9 +361,9 @@ exec_child_start(const json_t *spec, const struct exec_base *b, struct exec_spaw
 		goto out;
 	}
 	sa = (struct exec_spawn_args){ .path = k->path, .argv = k->argv, .envp = k->envp,
-	    .cwd = cwd, .in = inp[0], .out = outp[1], .err = errp[1],
+	    .cwd = cwd, .in = inp[0], .out = outp[1], .err = errp[1], .held = held,
 	    .release = exec_keep_free, .keep = k };
-	e = exec_spawn(sp, &sa, exec_errno, &c->pid, &c->pidfd);
+	e = exec_spawn(sp, &sa, exec_errno, &c->pid, &c->pidfd, &c->gate);
 	k = NULL;   /* the spawner's now, whatever happened */
 	if (e != 0) {
 		exec_cannot_run(spec, e, why, len);

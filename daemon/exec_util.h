@@ -8,6 +8,7 @@
 
 struct err;
 struct exec_spawner;
+struct exec_slot;
 
 /* What the base environment takes from the daemon's user, read once. */
 struct exec_base {
@@ -42,15 +43,18 @@ struct exec_child {
 	int   out;   /* its stdout */
 	int   err;   /* its stderr */
 	int   in;    /* its stdin, -1 when that is /dev/null */
+	struct exec_slot *gate;   /* held: exec_spawn_release lets it exec */
 };
 
 /* Start the program a checked "exec" spec describes, in its own session with
  * default signals, an empty mask and only fds 0-2: 0, or -1 with the reason
- * (errno text, for spawn_failed) in why.  The child may fail after that,
+ * (errno text, for spawn_failed) in why.  held: the child stops before its
+ * exec until released (c->gate; NULL if it could not be held).  The child may fail after that,
  * before its exec: then, by its reap at the latest (exec_spawn_collect),
  * *exec_errno says why; it stays 0 once the program runs. */
 int     exec_child_start(const json_t *spec, const struct exec_base *b, struct exec_spawner *sp,
-            int64_t task_id, int *exec_errno, struct exec_child *c, char *why, size_t len);
+            int64_t task_id, int held, int *exec_errno, struct exec_child *c, char *why,
+            size_t len);
 /* The spawn_failed message for a spec whose program could not run: errno e. */
 void    exec_cannot_run(const json_t *spec, int e, char *buf, size_t len);
 /* "SIGTERM", "SIGRTMIN+3", "SIG99". */

@@ -30,6 +30,10 @@ struct kind_ops {
 	void (*fini)(struct kind_env *env);
 	/* Validate the member named by the kind; *out gets the normalised spec. */
 	int  (*parse)(const json_t *in, json_t **out, struct err *e);
+	/* Optional: get ready to run, before "running" is committed; what it
+	 * records in t (a process group) is committed with it.  Nothing may
+	 * run yet.  Undone by release if the task never starts. */
+	void (*prepare)(struct task *t, const struct kind_env *env);
 	/* Begin running.  A start that fails at once calls env->done itself. */
 	void (*start)(struct task *t, const struct kind_env *env);
 	/* Begin stopping; finishes later (or at once) through env->done. */
@@ -38,7 +42,8 @@ struct kind_ops {
 	 * (clean up what an earlier run left and let it end "interrupted"). */
 	int  (*resume)(struct task *t, const struct kind_env *env);
 	/* Optional: at shutdown, free t->kstate without finishing the task (it
-	 * stays running in the database and is resumed or interrupted later). */
+	 * stays running in the database and is resumed or interrupted later);
+	 * also a prepared task's, when it is stopped before it starts. */
 	void (*release)(struct task *t);
 	/* How many may run at once (0: no limit). */
 	int  (*slots)(const struct jobd_config *cfg);

@@ -112,6 +112,8 @@ struct exec_run {
 	int                   exec_errno;   /* the child failed before its exec */
 	pid_t                 member;       /* a live member left behind, as a hint */
 	int64_t               start_ms;     /* monotonic */
+	struct exec_slot     *gate;         /* held before its exec until started */
+	char                 *why;          /* could not be spawned: why (owned) */
 	int                   quiet;        /* on ctx->quiet: pipes not watched yet */
 	LIST_ENTRY(exec_run)  entry;
 	TAILQ_ENTRY(exec_run) quiet_entry;
@@ -384,6 +386,7 @@ exec_run_free(struct exec_run *r)
 		TAILQ_REMOVE(&r->ctx->quiet, r, quiet_entry);
 	exec_spawn_forget(&r->ctx->spawner, &r->exec_errno);
 	LIST_REMOVE(r, entry);
+	free(r->why);
 	free(r);
 }
 
@@ -531,8 +534,10 @@ exec_event(struct exec_run *r, int fd, short what, event_callback_fn cb, void *a
 	return ev;
 }
 
-static void
-kind_exec_start(struct task *t, const struct kind_env *env)
+/* t's run, its program spawned (held before its exec, or not), or with
+ * r->why set if it could not be. */
+static struct exec_run *
+exec_run_new(struct task *t, const struct kind_env *env, int held)
 {
 	struct exec_run   *r;
 	struct exec_child  c;
@@ -553,17 +558,52 @@ kind_exec_start(struct task *t, const struct kind_env *env)
 		r->out[i] = (struct exec_pipe){ .r = r, .b = &t->out[i], .fd = -1 };
 	}
 	LIST_INSERT_HEAD(&r->ctx->runs, r, entry);
-	if (exec_child_start(t->spec, &r->ctx->base, &r->ctx->spawner, t->id, &r->exec_errno, &c,
-	    why, sizeof why) == -1)
-		goto fail;
+	t->kstate = r;
+	if (exec_child_start(t->spec, &r->ctx->base, &r->ctx->spawner, t->id, held,
+	    &r->exec_errno, &c, why, sizeof why) == -1) {
+		if ((r->why = strdup(why)) == NULL)
+			fatal("out of memory");
+		return r;
+	}
 	r->pid = c.pid;
 	r->pidfd = c.pidfd;
+	r->gate = c.gate;
 	r->out[0].fd = c.out;
 	r->out[1].fd = c.err;
 	if ((r->in_fd = c.in) != -1)
 		r->in_str = json_incref(json_object_get(t->spec, "stdin"));
 	t->pgid = r->pid;
-	t->kstate = r;
+	return r;
+}
+
+/* Spawned before its start is committed, so that its process group is in
+ * the same row as "running" (a restart finds and kills it, whenever jobd
+ * died), and so that the child sets itself up while we commit.  It waits
+ * before its exec for kind_exec_start: nothing runs that a crash could
+ * forget. */
+static void
+kind_exec_prepare(struct task *t, const struct kind_env *env)
+{
+	exec_run_new(t, env, 1);
+}
+
+static void
+kind_exec_start(struct task *t, const struct kind_env *env)
+{
+	struct exec_run *r = t->kstate != NULL ? t->kstate : exec_run_new(t, env, 0);
+	char             why[512];
+
+	if (r->why != NULL) {
+		snprintf(why, sizeof why, "%s", r->why);
+		log_info("task %lld: %s", (long long)t->id, why);
+		exec_run_free(r);
+		t->kstate = NULL;
+		env->done(env->arg, t, 0, NULL, exec_error_json("spawn_failed", why, NULL));
+		return;
+	}
+	if (r->gate != NULL)
+		exec_spawn_release(&r->ctx->spawner, r->gate, r->pid);
+	r->gate = NULL;
 	r->pid_ev = exec_event(r, r->pidfd, EV_READ | EV_PERSIST, exec_pid_cb, r);
 	exec_quiet_add(r);
 	if (r->in_fd != -1) {
@@ -573,11 +613,6 @@ kind_exec_start(struct task *t, const struct kind_env *env)
 			r->in_ev = exec_event(r, r->in_fd, EV_WRITE | EV_PERSIST, exec_stdin_cb, r);
 	}
 	log_debug("task %lld: started pid %d", (long long)t->id, (int)r->pid);
-	return;
-fail:
-	log_info("task %lld: %s", (long long)t->id, why);
-	exec_run_free(r);
-	env->done(env->arg, t, 0, NULL, exec_error_json("spawn_failed", why, NULL));
 }
 
 /* SIGTERM to the group now, SIGKILL when the grace is over; the pidfd and
@@ -656,6 +691,10 @@ exec_run_abort(struct exec_run *r)
 	struct pollfd pfd = { .fd = r->pidfd, .events = POLLIN };
 	siginfo_t     si;
 
+	if (r->pid <= 0) {   /* never spawned */
+		exec_run_free(r);
+		return;
+	}
 	log_info("killing process group %d at shutdown", (int)r->pid);
 	kill(-r->pid, SIGKILL);
 	if (!r->reaped && r->pidfd != -1 && poll(&pfd, 1, 1000) == 1)
@@ -696,6 +735,7 @@ const struct kind_ops kind_exec_ops = {
 	.init = kind_exec_init,
 	.fini = kind_exec_fini,
 	.parse = kind_exec_parse,
+	.prepare = kind_exec_prepare,
 	.start = kind_exec_start,
 	.cancel = kind_exec_cancel,
 	.resume = kind_exec_resume,

@@ -232,6 +232,16 @@ sched_start(struct sched_kind *sk, struct task *t)
 	sched_arm_deadline(sk->sched, t);
 	t->starting = 1;
 	TAILQ_INSERT_TAIL(&sk->sched->starting, t, queue_entry);
+	if (sk->ops->prepare != NULL)
+		sk->ops->prepare(t, &sk->env);
+}
+
+/* What prepare made for a task that will not start. */
+static void
+sched_unprepare(struct sched_kind *sk, struct task *t)
+{
+	if (t->kstate != NULL && sk->ops->release != NULL)
+		sk->ops->release(t);
 }
 
 /* Stopped before its kind ever started: nothing to stop but the slot. */
@@ -241,6 +251,7 @@ sched_stop_unstarted(struct sched_kind *sk, struct task *t)
 	TAILQ_REMOVE(&sk->sched->starting, t, queue_entry);
 	t->starting = 0;
 	sk->nstarting--;
+	sched_unprepare(sk, t);
 	sched_kind_done(sk, t, 0, NULL, NULL);
 }
 
@@ -387,6 +398,7 @@ sched_batch_committed(struct sched *s)
 {
 	struct task_queue  now = TAILQ_HEAD_INITIALIZER(now);
 	struct task       *t;
+	int64_t            pgid;
 
 	if (s->jd->stopping)
 		return;     /* left running in the database: resumed at restart */
@@ -404,10 +416,12 @@ sched_batch_committed(struct sched *s)
 		}
 		t->starting = 0;
 		sk->nstarting--;
+		pgid = t->pgid;
 		sk->ops->start(t, &sk->env);
-		/* What the kind recorded at start (a process group) must reach
-		 * the disk too, so that a restart can clean up after it. */
-		if (t->state == TASK_RUNNING && !t->dirty && t->pgid != 0)
+		/* What the kind recorded at start, not at prepare (a process
+		 * group), must reach the disk too, so that a restart can clean
+		 * up after it. */
+		if (t->state == TASK_RUNNING && !t->dirty && t->pgid != pgid)
 			store_stage_soon(s->jd->store, t);
 		sched_mem_maybe_cool(s, t);
 	}
@@ -431,6 +445,7 @@ sched_withdraw(struct sched *s, struct task *t)
 		TAILQ_REMOVE(&s->starting, t, queue_entry);
 		sk->nstarting--;
 		sk->running--;
+		sched_unprepare(sk, t);
 		if (t->deadline_ev != NULL)
 			event_free(t->deadline_ev);
 		t->deadline_ev = NULL;

@@ -8,7 +8,9 @@ never pass for the original process.
 import os
 import pwd
 import shutil
+import sqlite3
 import tempfile
+import threading
 import time
 
 import jobdtest
@@ -617,6 +619,54 @@ class TestRestart(ExecCase):
         self.assertEqual(t["state"], "failed", t)
         self.assertEqual(t["error"]["type"], "interrupted")
         wait_until(lambda: not any(p.alive() for p in procs), what="the old group killed")
+
+    def test_process_group_committed_with_running(self):
+        # A restart can only kill a group whose pgid is on disk: it must be
+        # there as soon as "running" is, not some time after.
+        # The database is read directly, as soon as the row says "running".
+        j = Jobd().start()
+        self.addCleanup(j.cleanup)
+        t = j.create("exec", exec_spec("echo $$ > %s/leader; exec sleep 1000" % self.dir))
+        db = sqlite3.connect(j.db)
+        self.addCleanup(db.close)
+
+        def running_row():
+            row = db.execute("SELECT state, pgid FROM tasks WHERE id = ?", (t["id"],)).fetchone()
+            return row if row is not None and row[0] == "running" else None
+        row = wait_until(running_row, interval=0.0002, what="the row saying running")
+        leader = read_pid(self.path("leader"))
+        self.addCleanup(self.kill_group, Proc(leader))
+        self.assertEqual(row, ("running", leader))
+
+    def test_program_never_runs_if_jobd_dies_before_its_start_commits(self):
+        # Another process holds the database's write lock, so the create
+        # (and the start with it) cannot commit.  jobd has spawned the
+        # program's process, held before its exec; when jobd dies, that
+        # process must give up without running anything.
+        j = Jobd().start()
+        self.addCleanup(j.cleanup)
+        marker = self.path("ran")
+        lock = sqlite3.connect(j.db, isolation_level=None)
+        self.addCleanup(lock.close)
+        lock.execute("BEGIN IMMEDIATE")
+        threading.Thread(target=lambda: self.create_quietly(j, marker), daemon=True).start()
+        held = wait_until(lambda: children_of(j.proc.pid), what="a child held before its exec")
+        held = [Proc(pid) for pid, _ in held]
+        j.kill9()
+        wait_until(lambda: not any(p.alive() for p in held), what="the held child gone")
+        self.assertFalse(os.path.exists(marker), "the program ran before its start was committed")
+        lock.execute("ROLLBACK")
+        j2 = Jobd(db_dir=j.dir).start()
+        self.addCleanup(j2.stop)
+        self.assertEqual(j2.get("/v1/tasks/1").status, 404)
+        self.assertFalse(os.path.exists(marker))
+
+    @staticmethod
+    def create_quietly(j, marker):
+        try:
+            j.create("exec", exec_spec("touch " + marker))
+        except Exception:
+            pass   # its jobd is killed while the create waits
 
     def test_shutdown_kills_running_groups(self):
         j = Jobd().start()
