@@ -279,6 +279,7 @@ vfs_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags, in
 	struct vfs_wal *w = (struct vfs_wal *)f;
 	int             rc;
 
+	(void)vfs;
 	if (!(flags & SQLITE_OPEN_WAL))
 		return vfs_real->xOpen(vfs_real, name, f, flags, out);
 	memset(w, 0, sizeof *w);
