@@ -24,7 +24,15 @@
  * default before it unblocks, it uses nothing but system calls, and those
  * are made without glibc's wrapper, whose errno is our thread's.  Where we
  * have no such raw call (an architecture not listed below) the clone waits
- * for the exec as vfork does, and the rest stays the same. */
+ * for the exec as vfork does, and the rest stays the same.
+ *
+ * A child may be held before its exec (exec_spawn_args.held): it sets
+ * itself up, then waits at a gate in its slot until exec_spawn_release, so
+ * that the caller can commit what it must before anything runs.  It spins
+ * a little, then sleeps on a futex, and gives up without running anything
+ * if its parent dies first.  Held children keep their stacks, so the pool
+ * grows rather than waiting for a stack.  (The vfork-style fallback cannot
+ * hold: its clone returns only after the exec.) */
 #include "config.h"
 
 #include <errno.h>

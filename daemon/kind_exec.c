@@ -25,8 +25,9 @@
  *
  * Life of a run: a clone that shares our memory and that we do not wait for
  * (exec_spawn.c; never fork(): fork's cost grows with our heap; a child that
- * fails before its exec says why by its reap), then its pidfd tells us the
- * leader exited.  Before reaping it
+ * fails before its exec says why by its reap), made when the task takes its
+ * slot and held before its exec until its "running" (with its pgid) is
+ * committed; then its pidfd tells us the leader exited.  Before reaping it
  * we send SIGTERM to its group (a zombie leader keeps the pgid from being
  * reused), reap, and poll kill(-pgid, 0) until the group is empty, with
  * SIGKILL once the grace period is over.  Only then are the pipes drained and
