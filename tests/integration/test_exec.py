@@ -531,6 +531,22 @@ class TestLimits(ExecCase):
         self.cancel(ids[2])
 
 
+class TestManyAtOnce(ExecCase):
+    JOBD_ARGS = ("--max-exec", "48")
+
+    def test_48_start_in_one_commit(self):
+        # All 48 are spawned, held before their exec, in the turn that
+        # stages their start: more children waiting on their spawn stacks
+        # at once than the pool starts with.
+        specs = [{"kind": "exec", "exec": exec_spec("echo $JOBD_TASK_ID")} for _ in range(96)]
+        r = self.jobd.post("/v1/gather", {"tasks": specs}, timeout=300)
+        self.assertEqual(r.status, 200, r)
+        body = r.json
+        self.assertEqual(body["states"], ["succeeded"] * 96)
+        self.assertEqual([res["stdout"] for res in body["results"]],
+                         ["%d\n" % i for i in body["ids"]])
+
+
 # -- process hygiene: descriptors, signals, session -------------------------
 class TestHygiene(ExecCase):
     JOBD_ARGS = ("--max-exec", "8")
