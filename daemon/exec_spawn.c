@@ -425,10 +425,15 @@ exec_spawn(struct exec_spawner *sp, const struct exec_spawn_args *a, int *why,
 	return 0;
 }
 
-void
-exec_spawn_release(struct exec_spawner *sp, struct exec_slot *gate, pid_t pid)
+int
+exec_spawn_can_hold(void)
 {
-	(void)sp;
+	return EXEC_CAN_HOLD;
+}
+
+void
+exec_spawn_release(struct exec_slot *gate, pid_t pid)
+{
 	/* Dead before its gate opened, its slot may serve another child now. */
 	if (!gate->busy || gate->pid != pid)
 		return;

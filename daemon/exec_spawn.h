@@ -51,12 +51,13 @@ struct exec_spawn_args {
  * exec_spawn_forget. */
 int  exec_spawn(struct exec_spawner *sp, const struct exec_spawn_args *a, int *why,
          pid_t *pid, int *pidfd, struct exec_slot **gate);
-/* *gate is NULL if the child was not held after all (an architecture
- * whose clone waits for the exec). */
-/* Let a held child (gate and pid from its exec_spawn) go on to its exec.
+/* 1 if a child can be held (a->held): else its clone waits for the exec,
+ * and exec_spawn ignores held and gives *gate NULL. */
+int  exec_spawn_can_hold(void);
+/* Let a held child (*gate and pid from its exec_spawn) go on to its exec.
  * Until then it has done everything else (its session, fds, cwd); should
  * this process die first, it exits 127 without running anything. */
-void exec_spawn_release(struct exec_spawner *sp, struct exec_slot *gate, pid_t pid);
+void exec_spawn_release(struct exec_slot *gate, pid_t pid);
 /* Settle every child that has exec'd or died since: after a reap, its *why
  * is final. */
 void exec_spawn_collect(struct exec_spawner *sp);

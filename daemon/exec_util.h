@@ -49,9 +49,10 @@ struct exec_child {
 /* Start the program a checked "exec" spec describes, in its own session with
  * default signals, an empty mask and only fds 0-2: 0, or -1 with the reason
  * (errno text, for spawn_failed) in why.  held: the child stops before its
- * exec until released (c->gate; NULL if it could not be held).  The child may fail after that,
- * before its exec: then, by its reap at the latest (exec_spawn_collect),
- * *exec_errno says why; it stays 0 once the program runs. */
+ * exec until exec_spawn_release(c->gate, c->pid).  The child may fail after
+ * that, before its exec: then, by its reap at the latest
+ * (exec_spawn_collect), *exec_errno says why; it stays 0 once the program
+ * runs. */
 int     exec_child_start(const json_t *spec, const struct exec_base *b, struct exec_spawner *sp,
             int64_t task_id, int held, int *exec_errno, struct exec_child *c, char *why,
             size_t len);

@@ -585,25 +585,28 @@ exec_run_new(struct task *t, const struct kind_env *env, int held)
 static void
 kind_exec_prepare(struct task *t, const struct kind_env *env)
 {
-	exec_run_new(t, env, 1);
+	/* Without a hold the program would run at once: start spawns it. */
+	if (exec_spawn_can_hold())
+		exec_run_new(t, env, 1);
 }
 
 static void
 kind_exec_start(struct task *t, const struct kind_env *env)
 {
 	struct exec_run *r = t->kstate != NULL ? t->kstate : exec_run_new(t, env, 0);
-	char             why[512];
+	char            *why = r->why;
 
-	if (r->why != NULL) {
-		snprintf(why, sizeof why, "%s", r->why);
+	if (why != NULL) {
 		log_info("task %lld: %s", (long long)t->id, why);
+		r->why = NULL;
 		exec_run_free(r);
 		t->kstate = NULL;
 		env->done(env->arg, t, 0, NULL, exec_error_json("spawn_failed", why, NULL));
+		free(why);
 		return;
 	}
 	if (r->gate != NULL)
-		exec_spawn_release(&r->ctx->spawner, r->gate, r->pid);
+		exec_spawn_release(r->gate, r->pid);
 	r->gate = NULL;
 	r->pid_ev = exec_event(r, r->pidfd, EV_READ | EV_PERSIST, exec_pid_cb, r);
 	exec_quiet_add(r);
@@ -685,7 +688,8 @@ kind_exec_init(struct kind_env *env)
 /* Shutdown with a program still running: nothing of ours may outlive us
  * unwatched, so its group is killed and its leader reaped (briefly: a
  * process stuck in the kernel is left to init).  The task stays "running"
- * in the database and ends "interrupted" at the next start. */
+ * in the database and ends "interrupted" at the next start.  Also a held
+ * child's end, when its task stops before it starts. */
 static void
 exec_run_abort(struct exec_run *r)
 {
@@ -696,7 +700,7 @@ exec_run_abort(struct exec_run *r)
 		exec_run_free(r);
 		return;
 	}
-	log_info("killing process group %d at shutdown", (int)r->pid);
+	log_info("killing process group %d", (int)r->pid);
 	kill(-r->pid, SIGKILL);
 	if (!r->reaped && r->pidfd != -1 && poll(&pfd, 1, 1000) == 1)
 		waitid(P_PIDFD, (id_t)r->pidfd, &si, WEXITED | WNOHANG);

@@ -200,58 +200,10 @@ vfs_device_characteristics(sqlite3_file *f)
 	return w->real->pMethods->xDeviceCharacteristics(w->real);
 }
 
-/* SQLite maps no WAL file and keeps no shared memory for one (that is the
- * database file's), but the methods are the unix file's, so pass them on. */
-static int
-vfs_shm_map(sqlite3_file *f, int pg, int sz, int extend, void volatile **pp)
-{
-	struct vfs_wal *w = (struct vfs_wal *)f;
-
-	return w->real->pMethods->xShmMap(w->real, pg, sz, extend, pp);
-}
-
-static int
-vfs_shm_lock(sqlite3_file *f, int off, int n, int flags)
-{
-	struct vfs_wal *w = (struct vfs_wal *)f;
-
-	return w->real->pMethods->xShmLock(w->real, off, n, flags);
-}
-
-static void
-vfs_shm_barrier(sqlite3_file *f)
-{
-	struct vfs_wal *w = (struct vfs_wal *)f;
-
-	w->real->pMethods->xShmBarrier(w->real);
-}
-
-static int
-vfs_shm_unmap(sqlite3_file *f, int del)
-{
-	struct vfs_wal *w = (struct vfs_wal *)f;
-
-	return w->real->pMethods->xShmUnmap(w->real, del);
-}
-
-static int
-vfs_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **pp)
-{
-	struct vfs_wal *w = (struct vfs_wal *)f;
-
-	return w->real->pMethods->xFetch(w->real, off, n, pp);
-}
-
-static int
-vfs_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
-{
-	struct vfs_wal *w = (struct vfs_wal *)f;
-
-	return w->real->pMethods->xUnfetch(w->real, off, p);
-}
-
+/* Version 1: SQLite maps no WAL file, and its shared memory and locks are
+ * the database file's, so a WAL file needs none of the later methods. */
 static const sqlite3_io_methods vfs_wal_methods = {
-	.iVersion = 3,
+	.iVersion = 1,
 	.xClose = vfs_close,
 	.xRead = vfs_read,
 	.xWrite = vfs_write,
@@ -264,12 +216,6 @@ static const sqlite3_io_methods vfs_wal_methods = {
 	.xFileControl = vfs_file_control,
 	.xSectorSize = vfs_sector_size,
 	.xDeviceCharacteristics = vfs_device_characteristics,
-	.xShmMap = vfs_shm_map,
-	.xShmLock = vfs_shm_lock,
-	.xShmBarrier = vfs_shm_barrier,
-	.xShmUnmap = vfs_shm_unmap,
-	.xFetch = vfs_fetch,
-	.xUnfetch = vfs_unfetch,
 };
 
 /* A WAL file is wrapped; any other file is the unix VFS's, in place. */
@@ -285,11 +231,6 @@ vfs_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags, in
 	memset(w, 0, sizeof *w);
 	w->real = (sqlite3_file *)(w + 1);
 	rc = vfs_real->xOpen(vfs_real, name, w->real, flags, out);
-	/* Methods of at least version 3 are what we forward to. */
-	if (rc == SQLITE_OK && w->real->pMethods->iVersion < 3) {
-		w->real->pMethods->xClose(w->real);
-		rc = SQLITE_CANTOPEN;
-	}
 	if (rc == SQLITE_OK)
 		w->base.pMethods = &vfs_wal_methods;
 	return rc;
