@@ -262,6 +262,8 @@ httpd_dispatch(struct httpd *h, struct req *r)
 		log_debug("http: %s %s: answer %u held for commit %llu", r->method, r->url,
 		    r->status, (unsigned long long)r->seq);
 		MHD_suspend_connection(r->conn);
+		if (h->cfg.pulse != NULL)
+			h->cfg.pulse(h->cfg.arg);
 		return MHD_YES;
 	}
 	if (r->state != REQ_PARKED) {

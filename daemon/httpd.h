@@ -30,6 +30,10 @@ struct httpd_config {
 	void             (*dispatch)(void *arg, struct req *r);
 	/* Optional: every answered request, its status and seconds taken. */
 	void             (*answered)(void *arg, unsigned status, double seconds);
+	/* Optional: after each answer held for a commit, inside MHD_run but
+	 * outside any MHD call, so as safe as between two loop callbacks (no
+	 * MHD function may be called from it). */
+	void             (*pulse)(void *arg);
 	void              *arg;
 };
 

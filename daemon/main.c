@@ -320,6 +320,14 @@ main_hold_seq(void *arg)
 }
 
 static void
+main_pulse(void *arg)
+{
+	struct jobd *jd = arg;
+
+	store_pulse(jd->store);
+}
+
+static void
 main_committed(void *arg, struct task *t)
 {
 	struct jobd *jd = arg;
@@ -509,7 +517,7 @@ main_start(struct main_ctx *m)
 	    .max_conns = jd->cfg.max_conns, .max_body = jd->cfg.max_body, .token = jd->token,
 	    .hold_seq = main_hold_seq,
 	    .wants_body = api_wants_body, .dispatch = api_dispatch,
-	    .answered = main_answered, .arg = jd };
+	    .answered = main_answered, .pulse = main_pulse, .arg = jd };
 	if ((jd->httpd = httpd_new(&hc, &e)) == NULL)
 		fatal("%s", e.msg);
 	listen_announce(&m->ls);

@@ -45,6 +45,9 @@ int           store_dirty(const struct store *s);
 /* An answer given now reports what commit seq makes true: send it once the
  * durable hook says seq (0: nothing to wait for, send it now). */
 uint64_t      store_hold_seq(struct store *s);
+/* A safe point in the middle of a loop turn: what is staged may go to the
+ * writer now, and a batch it finished may come back (its hooks run). */
+void          store_pulse(struct store *s);
 /* The same for an answer that reports only t: it waits for the commit
  * that holds t's state, not for every change staged meanwhile. */
 uint64_t      store_hold_task(struct store *s, const struct task *t);

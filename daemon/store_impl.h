@@ -29,6 +29,7 @@ struct store {
 	struct store_hooks    hooks;
 	/* Staged, to go into the next batch: */
 	struct store_task_list staged;
+	size_t                nstaged;      /* tasks on it */
 	int64_t              *deletes;
 	size_t                ndeletes, capdeletes;
 	struct event         *flush_ev;     /* the end of this turn */

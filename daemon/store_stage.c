@@ -21,6 +21,8 @@
 
 /* A commit nobody waits for is synced within this. */
 #define STORE_LAZY_MS 10
+/* store_pulse launches a batch of at least this many rows mid-turn. */
+#define STORE_PULSE_ROWS 16
 
 static void store_launch(struct store *s);
 
@@ -47,6 +49,7 @@ store_link(struct store *s, struct task *t)
 	if (!t->dirty) {
 		t->dirty = 1;
 		TAILQ_INSERT_TAIL(&s->staged, t, dirty_entry);
+		s->nstaged++;
 	}
 }
 
@@ -250,6 +253,7 @@ store_launch(struct store *s)
 	if (store_writer_busy(s->writer) || !store_dirty(s) || evtimer_pending(s->retry_ev, NULL))
 		return;
 	b->nrows = 0;
+	s->nstaged = 0;
 	while ((t = TAILQ_FIRST(&s->staged)) != NULL) {
 		TAILQ_REMOVE(&s->staged, t, dirty_entry);
 		t->dirty = 0;
@@ -271,6 +275,25 @@ store_launch(struct store *s)
 	evtimer_del(s->soon_ev);
 	if (!store_writer_write_now(s->writer, b))
 		store_writer_submit(s->writer, b);
+}
+
+/* A safe point inside a long turn (the loop is between two requests of one
+ * MHD_run, which may read a hundred creates): take back a batch the writer
+ * has finished, and hand it what is staged now rather than at the turn's end.
+ * Without this the load moves as one convoy -- the loop reads every create,
+ * then the writer writes them all, then the disk syncs them, each waiting on
+ * the other -- and the loop idles a quarter of the time under 64 clients.
+ * With it the writer and the syncer work while the loop reads the rest.
+ * Batches get smaller (16 rows at least, so a batch still pays its fixed
+ * cost over many rows), and each still holds only what was staged before
+ * it: a create's answer names the batch it is in before it is launched. */
+void
+store_pulse(struct store *s)
+{
+	if (!s->eager || s->draining || s->nstaged < STORE_PULSE_ROWS)
+		return;
+	store_writer_poll(s->writer);
+	store_launch(s);
 }
 
 static void
@@ -315,12 +338,14 @@ store_batch_failed(struct store *s, struct store_batch *b)
 			if (t->dirty) {
 				TAILQ_REMOVE(&s->staged, t, dirty_entry);
 				t->dirty = 0;
+				s->nstaged--;
 			}
 			if (s->hooks.withdrawn)
 				s->hooks.withdrawn(s->hooks.arg, t);   /* frees t */
 		} else if (!t->dirty) {
 			t->dirty = 1;
 			TAILQ_INSERT_HEAD(&s->staged, t, dirty_entry);
+			s->nstaged++;
 		}
 	}
 	for (i = 0; i < b->ndeletes; i++)

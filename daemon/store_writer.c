@@ -253,19 +253,30 @@ writer_give_back(struct store_writer *w, struct store_batch *b)
 	w->done(w->arg, b);
 }
 
-static void
-writer_ready_cb(evutil_socket_t fd, short what, void *arg)
+int
+store_writer_poll(struct store_writer *w)
 {
-	struct store_writer *w = arg;
-	struct store_batch  *b;
+	struct store_batch *b;
 
-	thread_woken(w->evfd);
+	if (w == NULL || w->inflight == NULL)
+		return 0;
 	pthread_mutex_lock(&w->mu);
 	b = w->done_batch;
 	w->done_batch = NULL;
 	pthread_mutex_unlock(&w->mu);
-	if (b != NULL)
-		writer_give_back(w, b);
+	if (b == NULL)
+		return 0;
+	writer_give_back(w, b);
+	return 1;
+}
+
+static void
+writer_ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct store_writer *w = arg;
+
+	thread_woken(w->evfd);
+	store_writer_poll(w);   /* nothing if a pulse took the batch already */
 }
 
 struct store_writer *

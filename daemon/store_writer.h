@@ -57,6 +57,9 @@ struct store_writer *store_writer_new(struct event_base *base, struct sqlite3 *d
                          struct err *e);
 /* A batch is being written: submit no other until done has run. */
 int   store_writer_busy(const struct store_writer *w);
+/* If the thread has finished the batch in flight, run its done now (1), not
+ * at the loop's next turn; else 0. */
+int   store_writer_poll(struct store_writer *w);
 void  store_writer_submit(struct store_writer *w, struct store_batch *b);
 /* A small batch, the thread idle: write it here and now, done included
  * (1), or leave it to store_writer_submit (0). */

@@ -6,7 +6,10 @@ gate file exists, so a test can watch what jobd answers meanwhile: with
 --sync full nothing that reports state may leave before the flush that covers
 it; with --sync normal there is no flush to wait for."""
 import os
+import re
+import select
 import shutil
+import signal
 import tempfile
 import threading
 import unittest
@@ -130,6 +133,51 @@ class FullSyncTest(GateCase):
         self.assertEqual(result.answer().json["state"], "cancelled")
         self.assertEqual(cancel.answer().status, 200)
 
+
+    def test_a_burst_read_in_one_turn_waits_for_the_flush(self):
+        """Creates that jobd reads in one loop turn go to the writer in more
+        than one batch (the first before the turn ends, so that the writer
+        and the disk work while the loop reads the rest); each answer still
+        waits for the flush that covers its own create."""
+        n = 48
+        host = b"Host: 127.0.0.1:%d\r\n" % self.jobd.port
+        socks = []
+        self.addCleanup(lambda: [s.close() for s in socks])
+        for _ in range(n):
+            # Served once: accepted, and idle on jobd's side.
+            s = jobdtest.raw_connect(self.jobd.port, b"GET /healthz HTTP/1.1\r\n%s\r\n" % host)
+            self.assertEqual(jobdtest.read_response(s).status, 200)
+            socks.append(s)
+        before = self.commits()
+        body = b'{"kind":"sleep","sleep":{"seconds":600}}'
+        create = (b"POST /v1/tasks HTTP/1.1\r\n%sContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n%s" % (host, len(body), body))
+        self.close_gate()
+        held = self.syncs("wait")
+        # Stopped, so that every create is waiting when the loop next looks.
+        os.kill(self.jobd.proc.pid, signal.SIGSTOP)
+        try:
+            for s in socks:
+                s.sendall(create)
+        finally:
+            os.kill(self.jobd.proc.pid, signal.SIGCONT)
+        wait_until(lambda: self.syncs("wait") > held, what="a flush of the WAL to start")
+        readable, _, _ = select.select(socks, [], [], HELD)
+        self.assertEqual(readable, [], "answered while the flush was held")
+        self.open_gate()
+        ids = set()
+        for s in socks:
+            r = jobdtest.read_response(s, "POST")
+            self.assertEqual(r.status, 201, r)
+            ids.add(r.json["id"])
+        self.assertEqual(len(ids), n)
+        self.assertGreaterEqual(self.commits() - before, 2, "the burst went in one batch")
+        for tid in ids:
+            self.assertEqual(self.jobd.task(tid)["state"], "running")
+
+    def commits(self):
+        text = self.jobd.get("/metrics").body.decode()
+        return int(re.search(r"^jobd_commits_total (\d+)$", text, re.M).group(1))
 
     def test_flushed_task_is_not_held_behind_other_commits(self):
         """A GET reports one task: it waits for the flush of that task's
