@@ -104,6 +104,44 @@ ju_utf8_len(const unsigned char *p, size_t n)
 	return len;
 }
 
+static int
+ju_spend(size_t *budget, size_t n)
+{
+	if (n > *budget)
+		return -1;
+	*budget -= n;
+	return 0;
+}
+
+int
+ju_cost(const json_t *j, size_t *budget)
+{
+	const char *key;
+	json_t     *v;
+	size_t      i;
+
+	if (j == NULL)
+		return 0;
+	if (ju_spend(budget, 16) < 0)
+		return -1;
+	switch (json_typeof(j)) {
+	case JSON_STRING:
+		return ju_spend(budget, json_string_length(j));
+	case JSON_ARRAY:
+		json_array_foreach(j, i, v)
+			if (ju_cost(v, budget) < 0)
+				return -1;
+		return 0;
+	case JSON_OBJECT:
+		json_object_foreach((json_t *)j, key, v)
+			if (ju_spend(budget, strlen(key)) < 0 || ju_cost(v, budget) < 0)
+				return -1;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 int
 ju_is_utf8(const unsigned char *p, size_t n)
 {

@@ -24,5 +24,8 @@ int  ju_opt_bool(const json_t *obj, const char *name, int *out, struct err *e);
 /* A JSON string with valid UTF-8 made from arbitrary bytes (bad bytes -> U+FFFD). */
 json_t *ju_string_lossy(const unsigned char *p, size_t n);
 int  ju_is_utf8(const unsigned char *p, size_t n);
+/* Takes about the memory j holds (its strings and keys, 16 bytes a value)
+ * from *budget: 0, or -1 as soon as the budget is spent.  NULL costs 0. */
+int  ju_cost(const json_t *j, size_t *budget);
 
 #endif

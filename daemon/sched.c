@@ -332,9 +332,8 @@ sched_adopt(struct sched *s, struct task *t)
 	s->nmem++;
 }
 
-/* t lives on disk only from now on (its kind state released already). */
-void
-sched_forget(struct sched *s, struct task *t)
+static void
+sched_unlink(struct sched *s, struct task *t)
 {
 	if (t->deadline_ev != NULL) {
 		event_free(t->deadline_ev);
@@ -342,6 +341,13 @@ sched_forget(struct sched *s, struct task *t)
 	}
 	tdelete(t, &s->byid, sched_cmp);
 	s->nmem--;
+}
+
+/* t lives on disk only from now on (its kind state released already). */
+void
+sched_forget(struct sched *s, struct task *t)
+{
+	sched_unlink(s, t);
 	task_free(t);
 }
 
@@ -474,7 +480,8 @@ sched_committed(struct sched *s, struct task *t)
 		return;
 	if (!TAILQ_EMPTY(&t->watches))
 		fatal("task %lld: freed with waiters", (long long)t->id);
-	sched_forget(s, t);
+	sched_unlink(s, t);
+	store_recent_keep(s->jd->store, t);
 }
 
 /* A task found running (at start-up, or back from disk): resume it, or end

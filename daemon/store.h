@@ -77,6 +77,9 @@ int           store_count_active(struct store *s, int64_t horizon,
                   void *arg);
 /* A committed task read back (caller frees with task_free), or NULL: *found says which. */
 struct task  *store_get(struct store *s, int64_t id, int *found);
+/* t is finished and its last row committed: the store keeps it (or frees
+ * it), so that the next store_get of it need not read the database. */
+void          store_recent_keep(struct store *s, struct task *t);
 /* The page of tasks for GET /v1/tasks. */
 int           store_list(struct store *s, const struct list_spec *q, json_t **tasks, int64_t *next_after_id);
 /* The raw bytes of stream 0 (stdout) or 1 (stderr) of a finished task: malloc'd copy. */

@@ -49,11 +49,18 @@ struct store {
 	uint64_t              durable;      /* every commit up to this is on disk */
 	uint64_t              need;         /* the highest batch someone waits for */
 	uint64_t              failed;       /* the last batch rolled back */
+	/* The last tasks to finish (store_recent.c): */
+	struct task         **recent;
 };
 
 /* store_stage.c, for store.c's open and close. */
 int  store_stage_start(struct store *s, struct event_base *base, const char *path,
          int sync_full, struct err *e);
 void store_stage_stop(struct store *s);
+
+/* store_recent.c, for store_get and the deletes. */
+struct task *store_recent_get(struct store *s, int64_t id);
+void         store_recent_drop(struct store *s, int64_t id);
+void         store_recent_clear(struct store *s);
 
 #endif

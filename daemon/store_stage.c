@@ -83,6 +83,7 @@ store_add_delete(struct store *s, int64_t id)
 void
 store_stage_delete(struct store *s, int64_t id)
 {
+	store_recent_drop(s, id);
 	store_add_delete(s, id);
 	s->eager = 1;
 	store_schedule(s);

@@ -52,6 +52,29 @@ task_free(struct task *t)
 	free(t);
 }
 
+struct task *
+task_copy(const struct task *t)
+{
+	struct task *c = task_new(t->id, t->kind);
+
+	if (t->name != NULL && (c->name = strdup(t->name)) == NULL)
+		fatal("out of memory");
+	c->state = t->state;
+	c->stop = t->stop;
+	c->created_at = t->created_at;
+	c->started_at = t->started_at;
+	c->finished_at = t->finished_at;
+	c->timeout = t->timeout;
+	c->spec = json_incref(t->spec);
+	c->result = json_incref(t->result);
+	c->error = json_incref(t->error);
+	c->pgid = t->pgid;
+	c->pgid_stale = t->pgid_stale;
+	c->wake_at = t->wake_at;
+	c->commit_seq = t->commit_seq;
+	return c;
+}
+
 int
 task_is_done(enum task_state s)
 {

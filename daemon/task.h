@@ -70,6 +70,9 @@ struct task {
 
 struct task *task_new(int64_t id, const struct kind_ops *kind);
 void         task_free(struct task *t);
+/* A finished task's copy, as a read of its row would give it: no raw
+ * output, no kind state, no waiters; its JSON shared (never changed). */
+struct task *task_copy(const struct task *t);
 int          task_is_done(enum task_state s);
 const char  *task_state_name(enum task_state s);
 int          task_state_parse(const char *s, enum task_state *out);

@@ -175,6 +175,27 @@ class FullSyncTest(GateCase):
         for tid in ids:
             self.assertEqual(self.jobd.task(tid)["state"], "running")
 
+    def test_an_end_read_back_from_disk_waits_for_the_flush(self):
+        """A finished task leaves memory once its last row is committed; a
+        read of it from the database must still wait for the flush."""
+        tid = self.jobd.create("sleep", {"seconds": 0.3, "result": 5})["id"]
+        self.jobd.wait_state(tid, "running")
+        self.close_gate()
+        held = self.syncs("wait")
+        # Its end is committed (and the task gone from memory), the flush
+        # that covers it held.
+        wait_until(lambda: self.syncs("wait") > held, what="a flush of the WAL to start")
+        calls = [Call(self.jobd.get, "/v1/tasks/%d" % tid),
+                 Call(self.jobd.get, "/v1/tasks/%d/result" % tid),
+                 Call(self.jobd.post, "/v1/wait", {"ids": [tid]}),
+                 Call(self.jobd.post, "/v1/gather", {"ids": [tid]})]
+        self.assertHeld(*calls)
+        self.open_gate()
+        self.assertEqual(calls[0].answer().json["state"], "succeeded")
+        self.assertEqual(calls[1].answer().json["result"], 5)
+        for c in calls[2:]:
+            self.assertEqual(c.answer().status, 200)
+
     def commits(self):
         text = self.jobd.get("/metrics").body.decode()
         return int(re.search(r"^jobd_commits_total (\d+)$", text, re.M).group(1))
