@@ -45,6 +45,12 @@ struct kind_ops {
 	 * stays running in the database and is resumed or interrupted later);
 	 * also a prepared task's, when it is stopped before it starts. */
 	void (*release)(struct task *t);
+	/* Optional: finish now what is already due (a sleep of 0 s, started
+	 * once its "running" was committed).  Called just before a batch is
+	 * cut, so that such an end goes into that batch rather than into one
+	 * cut a loop turn or a whole MHD_run later: the client that asks for
+	 * the result right after the 201 then rarely waits for it. */
+	void (*settle)(const struct kind_env *env);
 	/* How many may run at once (0: no limit). */
 	int  (*slots)(const struct jobd_config *cfg);
 	/* Optional: a running task that has nothing to do until a known moment

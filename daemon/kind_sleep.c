@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <sys/queue.h>
 
 #include <event2/event.h>
 
@@ -11,11 +12,46 @@
 #include "timeutil.h"
 
 struct sleep_state {
-	struct task           *task;
-	const struct kind_env *env;
-	struct event          *timer;
-	int64_t                end;      /* wall-clock ms */
+	struct task            *task;
+	const struct kind_env  *env;
+	struct event           *timer;
+	int64_t                 end;      /* wall-clock ms */
+	int                     due;      /* on the ctx's due list */
+	TAILQ_ENTRY(sleep_state) entry;
 };
+
+/* env->ctx: the sleeps that were over when they started (0 s, or past
+ * their end after a restart), which settle ends as the next batch is cut
+ * (their timers are active too, for a loop that cuts none). */
+TAILQ_HEAD(sleep_due, sleep_state);
+
+static int
+kind_sleep_init(struct kind_env *env)
+{
+	struct sleep_due *due;
+
+	if ((due = malloc(sizeof *due)) == NULL)
+		abort();
+	TAILQ_INIT(due);
+	env->ctx = due;
+	return 0;
+}
+
+static void
+kind_sleep_fini(struct kind_env *env)
+{
+	free(env->ctx);
+	env->ctx = NULL;
+}
+
+static void
+kind_sleep_undue(struct sleep_state *ss)
+{
+	if (ss->due) {
+		TAILQ_REMOVE((struct sleep_due *)ss->env->ctx, ss, entry);
+		ss->due = 0;
+	}
+}
 
 static int
 kind_sleep_parse(const json_t *in, json_t **out, struct err *e)
@@ -42,6 +78,7 @@ kind_sleep_finish(struct sleep_state *ss, int ok)
 	const struct kind_env *env = ss->env;
 	json_t                *result = NULL, *error = NULL;
 
+	kind_sleep_undue(ss);
 	event_free(ss->timer);
 	free(ss);
 	t->kstate = NULL;
@@ -90,8 +127,26 @@ kind_sleep_arm(struct task *t, const struct kind_env *env)
 	ss->timer = evtimer_new(env->base, kind_sleep_timer_cb, ss);
 	t->kstate = ss;
 	ss->end = kind_sleep_wake_at(t);
+	if (ss->end <= time_now_ms()) {
+		/* Over already: it ends at the next batch's cut, or when the loop
+		 * comes to its timer, whichever is first. */
+		TAILQ_INSERT_TAIL((struct sleep_due *)env->ctx, ss, entry);
+		ss->due = 1;
+		event_active(ss->timer, EV_TIMEOUT, 1);
+		return;
+	}
 	tv = time_until(ss->end);
 	evtimer_add(ss->timer, &tv);
+}
+
+static void
+kind_sleep_settle(const struct kind_env *env)
+{
+	struct sleep_due   *due = env->ctx;
+	struct sleep_state *ss;
+
+	while ((ss = TAILQ_FIRST(due)) != NULL)
+		kind_sleep_finish(ss, 1);
 }
 
 static void
@@ -113,6 +168,7 @@ kind_sleep_release(struct task *t)
 {
 	struct sleep_state *ss = t->kstate;
 
+	kind_sleep_undue(ss);
 	event_free(ss->timer);
 	free(ss);
 	t->kstate = NULL;
@@ -133,11 +189,14 @@ kind_sleep_slots(const struct jobd_config *cfg)
 
 const struct kind_ops kind_sleep_ops = {
 	.name = "sleep",
+	.init = kind_sleep_init,
+	.fini = kind_sleep_fini,
 	.parse = kind_sleep_parse,
 	.start = kind_sleep_start,
 	.cancel = kind_sleep_cancel,
 	.resume = kind_sleep_resume,
 	.release = kind_sleep_release,
+	.settle = kind_sleep_settle,
 	.slots = kind_sleep_slots,
 	.wake_at = kind_sleep_wake_at,
 };

@@ -353,6 +353,15 @@ main_batch_done(void *arg, unsigned n)
 }
 
 static void
+main_before_batch(void *arg)
+{
+	struct jobd *jd = arg;
+
+	if (jd->sched != NULL)
+		sched_settle(jd->sched);
+}
+
+static void
 main_durable(void *arg, uint64_t seq)
 {
 	struct jobd *jd = arg;
@@ -469,7 +478,8 @@ main_start(struct main_ctx *m)
 	struct jobd       *jd = &m->jd;
 	struct err         e;
 	struct store_hooks hooks = { .committed = main_committed, .batch_done = main_batch_done,
-	    .durable = main_durable, .withdrawn = main_withdrawn, .arg = jd };
+	    .durable = main_durable, .withdrawn = main_withdrawn,
+	    .before_batch = main_before_batch, .arg = jd };
 	struct httpd_config hc;
 	int                i;
 	static const int   sigs[2] = { SIGTERM, SIGINT };

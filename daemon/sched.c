@@ -472,6 +472,16 @@ sched_unwatched(struct sched *s, struct task *t)
 }
 
 void
+sched_settle(struct sched *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nkinds; i++)
+		if (s->kinds[i].ops->settle != NULL)
+			s->kinds[i].ops->settle(&s->kinds[i].env);
+}
+
+void
 sched_committed(struct sched *s, struct task *t)
 {
 	sched_mem_recheck(s, t);      /* pending aside: it may go to disk now */

@@ -36,6 +36,8 @@ void          sched_committed(struct sched *s, struct task *t);
 void          sched_unwatched(struct sched *s, struct task *t);
 /* The batch is committed: start what its creates made eligible. */
 void          sched_batch_committed(struct sched *s);
+/* A batch is about to be cut: what the kinds can finish now goes in it. */
+void          sched_settle(struct sched *s);
 /* The store could not commit t's creation: forget it, tell its waiters. */
 void          sched_withdraw(struct sched *s, struct task *t);
 /* The hook to the waiters when a create is withdrawn. */

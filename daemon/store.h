@@ -23,6 +23,8 @@ struct store_hooks {
 	/* A commit failed for lack of space: each task created in the batch is
 	 * withdrawn (the rest stays staged and is retried). */
 	void (*withdrawn)(void *arg, struct task *t);
+	/* Optional: a batch is about to be cut; what this stages goes in it. */
+	void (*before_batch)(void *arg);
 	void  *arg;
 };
 

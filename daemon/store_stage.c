@@ -253,6 +253,8 @@ store_launch(struct store *s)
 
 	if (store_writer_busy(s->writer) || !store_dirty(s) || evtimer_pending(s->retry_ev, NULL))
 		return;
+	if (s->hooks.before_batch)
+		s->hooks.before_batch(s->hooks.arg);
 	b->nrows = 0;
 	s->nstaged = 0;
 	while ((t = TAILQ_FIRST(&s->staged)) != NULL) {
