@@ -32,7 +32,10 @@ struct kind_ops {
 	int  (*parse)(const json_t *in, json_t **out, struct err *e);
 	/* Optional: get ready to run, before "running" is committed; what it
 	 * records in t (a process group) is committed with it.  Nothing may
-	 * run yet.  Undone by release if the task never starts. */
+	 * run yet that a crash could forget, but a kind with nothing to wait
+	 * for (a sleep of 0 s) may end the task from here on through
+	 * env->done; it then never starts.  Undone by release if the task
+	 * never starts. */
 	void (*prepare)(struct task *t, const struct kind_env *env);
 	/* Begin running.  A start that fails at once calls env->done itself. */
 	void (*start)(struct task *t, const struct kind_env *env);
@@ -45,11 +48,10 @@ struct kind_ops {
 	 * stays running in the database and is resumed or interrupted later);
 	 * also a prepared task's, when it is stopped before it starts. */
 	void (*release)(struct task *t);
-	/* Optional: finish now what is already due (a sleep of 0 s, started
-	 * once its "running" was committed).  Called just before a batch is
-	 * cut, so that such an end goes into that batch rather than into one
-	 * cut a loop turn or a whole MHD_run later: the client that asks for
-	 * the result right after the 201 then rarely waits for it. */
+	/* Optional: finish now what is already due (a sleep of 0 s, prepared
+	 * with its create).  Called just before a batch is cut, so that such a
+	 * task's create and end are one row in one commit: the client that
+	 * asks for the result right after the 201 need not wait for another. */
 	void (*settle)(const struct kind_env *env);
 	/* How many may run at once (0: no limit). */
 	int  (*slots)(const struct jobd_config *cfg);

@@ -149,10 +149,22 @@ kind_sleep_settle(const struct kind_env *env)
 		kind_sleep_finish(ss, 1);
 }
 
+/* A sleep over when it takes its slot (0 s) has nothing to wait for and
+ * nothing a crash could forget: it goes on the due list before its
+ * "running" is committed, so that settle ends it in the batch that
+ * creates it, not in one after. */
+static void
+kind_sleep_prepare(struct task *t, const struct kind_env *env)
+{
+	if (kind_sleep_wake_at(t) <= time_now_ms())
+		kind_sleep_arm(t, env);
+}
+
 static void
 kind_sleep_start(struct task *t, const struct kind_env *env)
 {
-	kind_sleep_arm(t, env);
+	if (t->kstate == NULL)      /* else armed by prepare */
+		kind_sleep_arm(t, env);
 }
 
 static void
@@ -192,6 +204,7 @@ const struct kind_ops kind_sleep_ops = {
 	.init = kind_sleep_init,
 	.fini = kind_sleep_fini,
 	.parse = kind_sleep_parse,
+	.prepare = kind_sleep_prepare,
 	.start = kind_sleep_start,
 	.cancel = kind_sleep_cancel,
 	.resume = kind_sleep_resume,

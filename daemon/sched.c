@@ -305,6 +305,13 @@ sched_kind_done(void *arg, struct task *t, int ok, json_t *result, json_t *error
 
 	if (t->state != TASK_RUNNING)
 		fatal("task %lld: finished while %s", (long long)t->id, task_state_name(t->state));
+	/* Ended by its kind before its start (prepare had nothing to wait
+	 * for): it will not start at the commit. */
+	if (t->starting) {
+		TAILQ_REMOVE(&sk->sched->starting, t, queue_entry);
+		t->starting = 0;
+		sk->nstarting--;
+	}
 	sk->running--;
 	if (t->stop != TASK_STOP_NONE) {
 		json_decref(result);

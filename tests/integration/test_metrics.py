@@ -166,6 +166,33 @@ class MetricsTest(JobdTestCase):
         for tid in r.json["ids"]:
             self.assertEqual(self.jobd.post("/v1/tasks/%d/cancel" % tid).status, 200)
 
+    def test_a_sleep_of_0_is_one_row_in_one_commit(self):
+        """A sleep with nothing to wait for ends before the batch that
+        creates it is cut: its whole life is one row, and its 201 still
+        shows it as it was created."""
+        j = jobdtest.Jobd().start()
+        self.addCleanup(j.cleanup)
+
+        def counts():
+            fams = families(j.get("/metrics").body.decode())
+            return (value(fams, "jobd_commits", "jobd_commits_total"),
+                    value(fams, "jobd_committed_task_rows", "jobd_committed_task_rows_total"))
+
+        commits0, rows0 = counts()
+        t = j.create("sleep", {"seconds": 0, "result": [1, 2]})
+        self.assertIn(t["state"], ("pending", "running"))
+        r = j.get("/v1/tasks/%d/result" % t["id"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["state"], "succeeded")
+        self.assertEqual(r.json["result"], [1, 2])
+        self.assertEqual(counts(), (commits0 + 1, rows0 + 1))
+        # A sleep with time to wait is started once its create is committed,
+        # and its end is a second row.
+        t = j.create("sleep", {"seconds": 0.05})
+        self.assertEqual(j.wait_state(t["id"], "succeeded")["state"], "succeeded")
+        commits, rows = counts()
+        self.assertEqual(rows, rows0 + 3)
+
     def test_requests_are_counted_by_class(self):
         _, before = self.scrape()
         ok0 = value(before, "jobd_http_requests", "jobd_http_requests_total", code="2xx")

@@ -1,4 +1,5 @@
 """Creating, reading, listing, cancelling and deleting tasks (sleep kind)."""
+import concurrent.futures
 import time
 
 import jobdtest
@@ -285,6 +286,38 @@ class RunningTest(JobdTestCase, TaskAsserts):
         done = self.jobd.wait_state(t["id"], DONE)
         self.assertEqual(done["state"], "failed")
         self.assertEqual(done["error"]["type"], "timeout")
+
+
+    def test_many_sleeps_of_0_at_once(self):
+        """Sleeps of 0 s from many clients at once end before their creates
+        are written (at the batch's cut, or by their timer when the writer
+        is busy): with a result, with a timeout of 0, or cancelled right
+        after the 201, every one ends once and as its answers said."""
+        def one(i):
+            if i % 3 == 0:
+                t = self.jobd.create("sleep", {"seconds": 0, "result": i})
+                r = self.jobd.get("/v1/tasks/%d/result" % t["id"])
+                self.assertEqual((r.status, r.json["state"], r.json["result"]),
+                                 (200, "succeeded", i))
+            elif i % 3 == 1:
+                t = self.jobd.create("sleep", {"seconds": 0}, timeout=0)
+                done = self.jobd.wait_state(t["id"], DONE)
+                # asyncio.wait_for(asyncio.sleep(0), 0): either may come first.
+                self.assertIn((done["state"], (done["error"] or {}).get("type")),
+                              (("succeeded", None), ("failed", "timeout")))
+            else:
+                t = self.jobd.create("sleep", {"seconds": 0})
+                r = self.jobd.post("/v1/tasks/%d/cancel" % t["id"])
+                done = self.jobd.wait_state(t["id"], DONE)
+                want = "cancelled" if r.status == 200 else "succeeded"
+                self.assertIn(r.status, (200, 409), r)
+                self.assertEqual(done["state"], want)
+            self.assertIn(t["state"], ("pending", "running"))
+            return t["id"]
+
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            ids = list(pool.map(one, range(240)))
+        self.assertEqual(len(set(ids)), 240)
 
 
 class DeleteTest(JobdTestCase, TaskAsserts):
