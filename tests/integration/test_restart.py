@@ -77,6 +77,22 @@ class RestartTest(unittest.TestCase):
         ids = [t["id"] for t in list_all(j)]
         self.assertEqual(sorted(ids), sorted(ok + [failed, cancelled, long]))
 
+    def test_sleep_that_ended_while_down_ends_after_restart(self):
+        """A running sleep whose end passed while jobd was down is over when
+        it is resumed: it ends at once, with its result and its original
+        start, and no earlier than its end."""
+        t = self.sleep(0.5, "over")
+        running = self.jobd.wait_state(t["id"], "running")
+        self.jobd.kill9()
+        time.sleep(1.0)
+        self.jobd = start_again(self.dir)
+        self.procs.append(self.jobd)
+        done = self.jobd.wait_state(t["id"], DONE)
+        self.assertEqual((done["state"], done["result"]), ("succeeded", "over"), done)
+        self.assertEqual(done["started_at"], running["started_at"])
+        self.assertGreaterEqual(parse_ts(done["finished_at"]) - parse_ts(done["started_at"]),
+                                0.5 - jobdtest.TS_SLACK)
+
     def test_own_timeout_survives_restart(self):
         t = self.sleep(30, timeout=3)
         running = self.jobd.wait_state(t["id"], "running")
