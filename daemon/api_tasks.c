@@ -16,8 +16,6 @@
 #include "task.h"
 #include "waiter.h"
 
-/* A task by id, active or finished; NULL after answering 404.  *owned says
- * whether the caller must task_free it (it was read from disk). */
 static void
 api_reply_not_found(struct api_call *c)
 {
@@ -33,6 +31,8 @@ api_mark_reads(struct api_call *c, const struct task *t)
 		httpd_req_set_reads(c->r, t->id);
 }
 
+/* A task by id, active or finished; NULL after answering 404.  *owned says
+ * whether the caller must task_free it (it was read from disk). */
 static struct task *
 api_lookup(struct api_call *c, int *owned)
 {

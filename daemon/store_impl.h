@@ -58,7 +58,7 @@ int  store_stage_start(struct store *s, struct event_base *base, const char *pat
          int sync_full, struct err *e);
 void store_stage_stop(struct store *s);
 
-/* store_recent.c, for store_get and the deletes. */
+/* store_recent.c, for store_get and committed deletes. */
 struct task *store_recent_get(struct store *s, int64_t id);
 void         store_recent_drop(struct store *s, int64_t id);
 void         store_recent_clear(struct store *s);

@@ -10,7 +10,8 @@
  * slot), so a lookup costs one compare and the memory it holds is bounded:
  * STORE_RECENT tasks, each with at most STORE_RECENT_BYTES of JSON strings;
  * a bigger one (an exec's output, an HTTP body) is freed as before.  A
- * finished task never changes again, except by a delete, which drops it. */
+ * finished task never changes again, except by a delete, which drops it
+ * once committed (until then the row is there too). */
 #include "config.h"
 
 #include <stdlib.h>

@@ -83,7 +83,6 @@ store_add_delete(struct store *s, int64_t id)
 void
 store_stage_delete(struct store *s, int64_t id)
 {
-	store_recent_drop(s, id);
 	store_add_delete(s, id);
 	s->eager = 1;
 	store_schedule(s);
@@ -314,6 +313,11 @@ store_batch_ok(struct store *s, struct store_batch *b)
 		if (s->hooks.committed)
 			s->hooks.committed(s->hooks.arg, t);    /* may free t */
 	}
+	/* A committed delete leaves the cache of finished tasks, after the
+	 * rows: a task deleted before its end was committed (in this batch or
+	 * an earlier one) went into the cache through its row's hook. */
+	for (i = 0; i < b->ndeletes; i++)
+		store_recent_drop(s, b->deletes[i]);
 	if (s->hooks.batch_done)
 		s->hooks.batch_done(s->hooks.arg, (unsigned)b->nrows);
 	store_commit_made(s);

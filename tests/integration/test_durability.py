@@ -10,6 +10,7 @@ import re
 import select
 import shutil
 import signal
+import sqlite3
 import tempfile
 import threading
 import unittest
@@ -228,6 +229,34 @@ class NormalSyncTest(GateCase):
         t = self.jobd.create("sleep", {"seconds": 0, "result": "x"})
         self.assertEqual(self.jobd.wait_state(t["id"], "succeeded")["result"], "x")
         self.assertEqual(self.syncs("wait"), 0)
+
+
+class DeleteBeforeCommitTest(unittest.TestCase):
+    """A finished task deleted before its end is committed: once both
+    commits are made it is gone, even though its end was committed (and
+    the task left the scheduler) after the delete was asked for."""
+
+    def test_deleted_before_its_end_is_committed(self):
+        j = Jobd(["--log-level", "debug"]).start()
+        self.addCleanup(j.cleanup)
+        before = j.create("sleep", {"seconds": 0})["id"]
+        j.wait_state(before, "succeeded")
+        tid = before + 1   # ids are handed out in order
+        # Another writer holds the database: jobd's commits wait for it.
+        lock = sqlite3.connect(j.db, isolation_level=None)
+        self.addCleanup(lock.close)
+        lock.execute("BEGIN IMMEDIATE")
+        create = Call(j.create, "sleep", {"seconds": 0, "result": 1})
+        wait_until(lambda: "task %d: running -> succeeded" % tid in j.logtext(),
+                   what="the task to end, uncommitted")
+        delete = Call(j.delete, "/v1/tasks/%d" % tid)
+        wait_until(lambda: "DELETE /v1/tasks/%d: answer 204 held" % tid in j.logtext(),
+                   what="the delete to wait for its commit")
+        lock.execute("ROLLBACK")
+        self.assertEqual(create.answer()["id"], tid)
+        self.assertEqual(delete.answer().status, 204)
+        for path in ("/v1/tasks/%d", "/v1/tasks/%d/result"):
+            self.assertEqual(j.get(path % tid).status, 404)
 
 
 class WalTest(unittest.TestCase):
