@@ -59,6 +59,7 @@
 #include "json_util.h"
 #include "kind.h"
 #include "log.h"
+#include "loop_prio.h"
 #include "task.h"
 
 #define EXEC_POLL_MIN_MS   1     /* first look for group members left behind */
@@ -609,6 +610,10 @@ kind_exec_start(struct task *t, const struct kind_env *env)
 		exec_spawn_release(r->gate, r->pid);
 	r->gate = NULL;
 	r->pid_ev = exec_event(r, r->pidfd, EV_READ | EV_PERSIST, exec_pid_cb, r);
+	/* Its exit frees the slot the next program waits for: before HTTP
+	 * work (B3 while creates arrive: from the exit to the next program's
+	 * release 300 -> 210 us on average). */
+	event_priority_set(r->pid_ev, LOOP_PRIO_FIRST);
 	exec_quiet_add(r);
 	if (r->in_fd != -1) {
 		if (exec_stdin_write(r))

@@ -22,6 +22,7 @@
 #include "listen.h"
 #include "jobd.h"
 #include "log.h"
+#include "loop_prio.h"
 #include "metrics.h"
 #include "sched.h"
 #include "store.h"
@@ -489,17 +490,17 @@ main_start(struct main_ctx *m)
 	/* epoll_wait counts in whole milliseconds: a timerfd lets a task's end
 	 * wake its waiters within microseconds, not up to a millisecond late. */
 	event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-	/* Two priorities (below): the writer's and the syncer's completions (0)
-	 * free a stage of the commit pipeline and release answers, so a turn
-	 * serves them before its HTTP work (1).  The loop does not poll again
-	 * after every callback to look for them (max_dispatch_interval 1, as it
-	 * did): each such poll is an epoll_wait and, with the precise timer, a
-	 * timerfd_settime, 7% of the loop's CPU per exec task (batch mode, 3 of
-	 * 3 alternating runs) for no gain B1, B2 or B4 showed. */
+	/* Two priorities (below, loop_prio.h): what frees a stage of the
+	 * commit pipeline or a program's slot runs before HTTP work.  The
+	 * loop does not poll again after every callback to look for them
+	 * (max_dispatch_interval 1, as it did): each such poll is an
+	 * epoll_wait and, with the precise timer, a timerfd_settime, 7% of the
+	 * loop's CPU per exec task (batch mode, 3 of 3 alternating runs) for
+	 * no gain B1, B2 or B4 showed. */
 	jd->base = event_base_new_with_config(ecfg);
 	event_config_free(ecfg);
 	/* Before any event is made: events take their priority when made. */
-	if (jd->base == NULL || event_base_priority_init(jd->base, 2) != 0)
+	if (jd->base == NULL || event_base_priority_init(jd->base, LOOP_PRIO_N) != 0)
 		fatal("cannot create the event loop");
 	jd->metrics = metrics_new();
 	/* Everything that can be refused comes before anything runs. */

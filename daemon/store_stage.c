@@ -16,6 +16,7 @@
 #include "json_write.h"
 #include "kind.h"
 #include "log.h"
+#include "loop_prio.h"
 #include "store_impl.h"
 #include "syncer.h"
 
@@ -425,6 +426,9 @@ store_stage_start(struct store *s, struct event_base *base, const char *path, in
 {
 	TAILQ_INIT(&s->staged);
 	s->flush_ev = event_new(base, -1, 0, store_flush_cb, s);
+	/* First: a program's exit stages the next one's start, whose child is
+	 * held until its commit; HTTP work queued in the same turn waits. */
+	event_priority_set(s->flush_ev, LOOP_PRIO_FIRST);
 	s->retry_ev = evtimer_new(base, store_flush_cb, s);
 	s->soon_ev = evtimer_new(base, store_flush_cb, s);
 	s->lazy_ev = evtimer_new(base, store_lazy_cb, s);

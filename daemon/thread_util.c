@@ -11,6 +11,7 @@
 
 #include "json_util.h"
 #include "log.h"
+#include "loop_prio.h"
 #include "thread_util.h"
 
 int
@@ -36,7 +37,7 @@ thread_waker(struct event_base *base, int *fd, event_callback_fn cb, void *arg, 
 		return NULL;
 	}
 	if ((ev = event_new(base, *fd, EV_READ | EV_PERSIST, cb, arg)) == NULL ||
-	    event_priority_set(ev, THREAD_WAKER_PRIORITY) != 0 || event_add(ev, NULL) == -1)
+	    event_priority_set(ev, LOOP_PRIO_FIRST) != 0 || event_add(ev, NULL) == -1)
 		fatal("cannot watch an eventfd");
 	return ev;
 }

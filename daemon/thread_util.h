@@ -12,12 +12,8 @@ struct err;
 /* pthread_create with every signal blocked in the new thread (signals are
  * the loop's business): 0 or pthread_create's error. */
 int           thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
-/* The loop's priority for what its threads report (main.c sets up two):
- * ahead of everything else. */
-#define THREAD_WAKER_PRIORITY 0
-
 /* An eventfd (*fd) the loop watches: cb runs on the loop after thread_wake,
- * at THREAD_WAKER_PRIORITY.  NULL with a cause if it cannot be made. */
+ * at LOOP_PRIO_FIRST.  NULL with a cause if it cannot be made. */
 struct event *thread_waker(struct event_base *base, int *fd, event_callback_fn cb, void *arg,
                   struct err *e);
 /* From the thread: wake the loop. */
