@@ -7,6 +7,9 @@
  *         (POST /v1/tasks, each answered after its commit), then one
  *         POST /v1/gather of all ids, answered once every task is committed
  *         succeeded.  The clock runs from the first create to that answer.
+ *   Both in 4 slices of N/4 each, taking turns (raw jobd jobd raw raw ...),
+ *   so that both meet the same machine: the CPU time a hypervisor steals
+ *   for other guests changes from one second to the next.
  *   batch: the same N tasks created and awaited by one POST /v1/gather with
  *         inline "tasks" (one commit for all creates): the exec path with
  *         almost no HTTP cost, for comparison.
@@ -16,7 +19,8 @@
  * needs in all), which the benchmark would have charged to jobd.
  * Prints both rates and their ratio per run and the medians, and beside them
  * where the CPU went: the programs' own CPU per run (our reaped children for
- * raw, jobd's for jobd) and the machine's idle share during each phase.  On
+ * raw, jobd's for jobd), the machine's idle share during each side's slices
+ * and the share stolen from it (/proc/stat's steal).  On
  * a machine with as many CPUs as programs in flight, an idle share above
  * raw's is time in which a slot waited for the daemon.
  *
@@ -408,15 +412,18 @@ bench_jobd_cpu(const struct bench *b, int children)
 	return (double)(ut + st) / sysconf(_SC_CLK_TCK);
 }
 
-/* The machine's idle and total CPU time so far (/proc/stat), in ticks. */
+/* The machine's idle, stolen and total CPU time so far (/proc/stat), in
+ * ticks.  Steal is time the hypervisor ran something else while one of our
+ * CPUs had work: on a shared VM it varies from run to run, and every figure
+ * here is worse for it. */
 struct bench_cpus {
-	double idle, total;
+	double idle, steal, total;
 };
 
 static struct bench_cpus
 bench_cpus_now(void)
 {
-	struct bench_cpus  c = { 0, 0 };
+	struct bench_cpus  c = { 0, 0, 0 };
 	unsigned long long v[10] = { 0 };
 	FILE              *f = fopen("/proc/stat", "r");
 	int                i;
@@ -426,6 +433,7 @@ bench_cpus_now(void)
 	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
 	    &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]) >= 4) {
 		c.idle = (double)(v[3] + v[4]);        /* idle + iowait */
+		c.steal = (double)v[7];
 		for (i = 0; i < 8; i++)                /* guest time is in user already */
 			c.total += (double)v[i];
 	}
@@ -433,13 +441,29 @@ bench_cpus_now(void)
 	return c;
 }
 
-/* Percent of the machine idle since c0. */
-static double
-bench_idle_since(struct bench_cpus c0)
-{
-	struct bench_cpus c1 = bench_cpus_now();
+/* What one side (raw or jobd) of a run has used so far, over its slices. */
+struct bench_side {
+	double            secs;           /* wall time */
+	double            child_cpu;      /* CPU of the programs, s */
+	double            jobd_cpu;       /* jobd's own CPU, s (jobd side) */
+	struct bench_cpus m;              /* the machine's ticks */
+};
 
-	return c1.total > c0.total ? 100 * (c1.idle - c0.idle) / (c1.total - c0.total) : 0;
+static void
+bench_side_add(struct bench_side *sd, struct bench_cpus c0, struct bench_cpus c1)
+{
+	sd->m.idle += c1.idle - c0.idle;
+	sd->m.steal += c1.steal - c0.steal;
+	sd->m.total += c1.total - c0.total;
+}
+
+/* Percent of the machine's time that was idle, or stolen, on that side. */
+static double
+bench_side_pct(const struct bench_side *sd, int steal)
+{
+	if (sd->m.total <= 0)
+		return 0;
+	return 100 * (steal ? sd->m.steal : sd->m.idle) / sd->m.total;
 }
 
 /* CPU seconds of our reaped children so far. */
@@ -489,6 +513,49 @@ bench_jobd(struct bench *b, struct conn *conns)
 	return b->n / (t1 - t0);
 }
 
+/* One slice of n runs on one side, added to its account. */
+static void
+bench_slice(struct bench *b, struct conn *conns, int jobd, int n, struct bench_side *sd)
+{
+	struct bench_cpus c0 = bench_cpus_now();
+	double            ch0 = jobd ? bench_jobd_cpu(b, 1) : bench_children_cpu();
+	double            own0 = jobd ? bench_jobd_cpu(b, 0) : 0;
+	int               keep = b->n;
+
+	if (jobd) {
+		b->n = n;
+		sd->secs += n / bench_jobd(b, conns);
+		b->n = keep;
+		sd->child_cpu += bench_jobd_cpu(b, 1) - ch0;
+		sd->jobd_cpu += bench_jobd_cpu(b, 0) - own0;
+	} else {
+		sd->secs += n / bench_raw(n, b->max_exec);
+		sd->child_cpu += bench_children_cpu() - ch0;
+	}
+	bench_side_add(sd, c0, bench_cpus_now());
+}
+
+/* A run: the raw loop and jobd take turns, BENCH_SLICES slices each, in the
+ * order raw jobd jobd raw raw jobd ...  A shared machine's weather (another
+ * guest's load, seen as steal) changes from second to second; in turns of a
+ * fraction of a second both sides meet the same weather, and a drift over
+ * the run falls on both alike. */
+#define BENCH_SLICES 4
+
+static void
+bench_run(struct bench *b, struct conn *conns, struct bench_side *raw, struct bench_side *jd)
+{
+	int k, side, n;
+
+	memset(raw, 0, sizeof *raw);
+	memset(jd, 0, sizeof *jd);
+	for (k = 0; k < 2 * BENCH_SLICES; k++) {
+		side = (k + 1) / 2 % 2;   /* 0 1 1 0 0 1 1 0 */
+		n = b->n / BENCH_SLICES + (k / 2 < b->n % BENCH_SLICES);
+		bench_slice(b, conns, side, n, side ? jd : raw);
+	}
+}
+
 /* --- main ------------------------------------------------------------- */
 
 static int
@@ -515,8 +582,8 @@ main(int argc, char **argv)
 	struct bench b = { .jobd = getenv("JOBD") ? getenv("JOBD") : "daemon/jobd",
 	    .n = 2000, .runs = 3, .conns = 8, .max_exec = 2 };
 	struct conn *conns;
-	double       raw[64], jd[64], ratio[64], cpu[64], batch[64], cpu0;
-	double       rawch[64], jdch[64], rawidle[64], jdidle[64];
+	double       raw[64], jd[64], ratio[64], cpu[64], batch[64];
+	double       rawch[64], jdch[64], rawidle[64], jdidle[64], rawsteal[64], jdsteal[64];
 	int          c, i;
 
 	while ((c = getopt(argc, argv, "a:j:n:r:c:m:")) != -1) {
@@ -546,39 +613,40 @@ main(int argc, char **argv)
 	printf("exec throughput: %d runs of /bin/true, %d in flight (jobd --max-exec %d, "
 	    "%d connections), %ld CPUs\n\n", b.n, b.max_exec, b.max_exec, b.conns,
 	    sysconf(_SC_NPROCESSORS_ONLN));
-	printf("%-6s %12s %12s %7s %14s %12s %14s %11s\n", "run", "raw spawn/s", "jobd task/s",
-	    "ratio", "jobd CPU/task", "batch task/s", "child CPU/task", "idle");
-	printf("%-6s %12s %12s %7s %14s %12s %14s %11s\n", "", "", "", "", "", "", "raw / jobd",
-	    "raw / jobd");
+	printf("%-6s %12s %12s %7s %14s %12s %14s %11s %11s\n", "run", "raw spawn/s", "jobd task/s",
+	    "ratio", "jobd CPU/task", "batch task/s", "child CPU/task", "idle", "steal");
+	printf("%-6s %12s %12s %7s %14s %12s %14s %11s %11s\n", "", "", "", "", "", "", "raw / jobd",
+	    "raw / jobd", "raw / jobd");
 	for (i = 0; i < b.runs; i++) {
-		struct bench_cpus c0 = bench_cpus_now();
-		double            ch0 = bench_children_cpu();
+		struct bench_side rs, js;
 
-		raw[i] = bench_raw(b.n, b.max_exec);
-		rawch[i] = (bench_children_cpu() - ch0) / b.n * 1e6;
-		rawidle[i] = bench_idle_since(c0);
-		cpu0 = bench_jobd_cpu(&b, 0);
-		ch0 = bench_jobd_cpu(&b, 1);
-		c0 = bench_cpus_now();
-		jd[i] = bench_jobd(&b, conns);
-		jdidle[i] = bench_idle_since(c0);
-		cpu[i] = (bench_jobd_cpu(&b, 0) - cpu0) / b.n * 1e6;
-		jdch[i] = (bench_jobd_cpu(&b, 1) - ch0) / b.n * 1e6;
+		bench_run(&b, conns, &rs, &js);
+		raw[i] = b.n / rs.secs;
+		jd[i] = b.n / js.secs;
 		ratio[i] = jd[i] / raw[i];
+		cpu[i] = js.jobd_cpu / b.n * 1e6;
+		rawch[i] = rs.child_cpu / b.n * 1e6;
+		jdch[i] = js.child_cpu / b.n * 1e6;
+		rawidle[i] = bench_side_pct(&rs, 0);
+		jdidle[i] = bench_side_pct(&js, 0);
+		rawsteal[i] = bench_side_pct(&rs, 1);
+		jdsteal[i] = bench_side_pct(&js, 1);
 		batch[i] = bench_jobd_batch(&b, &conns[0]);
-		printf("%-6d %12.0f %12.0f %7.2f %11.0f us %12.0f %6.0f / %3.0f us %3.0f%% / %2.0f%%\n",
-		    i + 1, raw[i], jd[i], ratio[i], cpu[i], batch[i], rawch[i], jdch[i], rawidle[i],
-		    jdidle[i]);
+		printf("%-6d %12.0f %12.0f %7.2f %11.0f us %12.0f %6.0f / %3.0f us %3.0f%% / %2.0f%%"
+		    " %3.0f%% / %2.0f%%\n", i + 1, raw[i], jd[i], ratio[i], cpu[i], batch[i], rawch[i],
+		    jdch[i], rawidle[i], jdidle[i], rawsteal[i], jdsteal[i]);
 		fflush(stdout);
 	}
-	printf("%-6s %12.0f %12.0f %7.2f %11.0f us %12.0f %6.0f / %3.0f us %3.0f%% / %2.0f%%\n",
-	    "median", median(raw, b.runs), median(jd, b.runs), median(ratio, b.runs),
-	    median(cpu, b.runs), median(batch, b.runs), median(rawch, b.runs), median(jdch, b.runs),
-	    median(rawidle, b.runs), median(jdidle, b.runs));
+	printf("%-6s %12.0f %12.0f %7.2f %11.0f us %12.0f %6.0f / %3.0f us %3.0f%% / %2.0f%%"
+	    " %3.0f%% / %2.0f%%\n", "median", median(raw, b.runs), median(jd, b.runs),
+	    median(ratio, b.runs), median(cpu, b.runs), median(batch, b.runs), median(rawch, b.runs),
+	    median(jdch, b.runs), median(rawidle, b.runs), median(jdidle, b.runs),
+	    median(rawsteal, b.runs), median(jdsteal, b.runs));
 	printf("\nratio = jobd task/s (created over keep-alive connections, then gathered)"
 	    " / raw spawn/s; target >= 0.7\n"
 	    "child CPU/task: the programs' own CPU per run (as reaped); idle: the machine's\n"
-	    "idle share while the raw loop, or the jobd run (creates and gather), went on\n");
+	    "idle share while the raw loop, or the jobd run (creates and gather), went on;\n"
+	    "steal: the share of the machine's CPU time the hypervisor gave to others then\n");
 	for (i = 0; i < b.conns; i++) {
 		close(conns[i].fd);
 		free(conns[i].in);
