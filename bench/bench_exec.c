@@ -172,7 +172,7 @@ bench_spawn_true(void)
 	return pid;
 }
 
-/* posix_spawn + waitpid of /bin/true, inflight at a time: runs per second. */
+/* posix_spawn + waitpid of /bin/true, inflight at a time: seconds for n. */
 static double
 bench_raw(int n, int inflight)
 {
@@ -194,7 +194,7 @@ bench_raw(int n, int inflight)
 			started++;
 		}
 	}
-	return n / (now() - t0);
+	return now() - t0;
 }
 
 /* --- jobd over HTTP --------------------------------------------------- */
@@ -305,24 +305,24 @@ conn_answer(struct conn *c, int want)
 /* Create n tasks over the connections, each with one create in flight;
  * their ids into ids[]. */
 static void
-bench_create(struct bench *b, struct conn *conns, json_t *ids)
+bench_create(const struct bench *b, struct conn *conns, int n, json_t *ids)
 {
 	static const char body[] = "{\"kind\":\"exec\",\"exec\":{\"argv\":[\"/bin/true\"]}}";
 	struct epoll_event ev[64];
-	int                sent = 0, got = 0, ep, i, k, n;
+	int                sent = 0, got = 0, ep, i, k, nev;
 
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		die("epoll_create1: %s", strerror(errno));
-	for (i = 0; i < b->conns && sent < b->n; i++, sent++) {
+	for (i = 0; i < b->conns && sent < n; i++, sent++) {
 		struct epoll_event e = { .events = EPOLLIN, .data.ptr = &conns[i] };
 
 		epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &e);
 		conn_post(&conns[i], "/v1/tasks", body, sizeof body - 1);
 	}
-	while (got < b->n) {
-		if ((n = epoll_wait(ep, ev, 64, 30000)) <= 0)
-			die("creates: %s", n == 0 ? "no answer in 30 s" : strerror(errno));
-		for (k = 0; k < n; k++) {
+	while (got < n) {
+		if ((nev = epoll_wait(ep, ev, 64, 30000)) <= 0)
+			die("creates: %s", nev == 0 ? "no answer in 30 s" : strerror(errno));
+		for (k = 0; k < nev; k++) {
 			struct conn *c = ev[k].data.ptr;
 			const char  *id;
 
@@ -334,14 +334,14 @@ bench_create(struct bench *b, struct conn *conns, json_t *ids)
 				json_array_append_new(ids, json_integer(strtoll(id + 5, NULL, 10)));
 				got++;
 				conn_consume(c);
-				if (sent < b->n) {
+				if (sent < n) {
 					conn_post(c, "/v1/tasks", body, sizeof body - 1);
 					sent++;
 				}
 			}
 		}
 	}
-	for (i = 0; i < b->conns && i < b->n; i++)
+	for (i = 0; i < b->conns && i < n; i++)
 		epoll_ctl(ep, EPOLL_CTL_DEL, conns[i].fd, NULL);
 	close(ep);
 }
@@ -377,12 +377,12 @@ bench_check_states(const json_t *ans, int n)
 
 /* Wait for every id with one gather; all must have succeeded. */
 static void
-bench_gather(struct bench *b, struct conn *c, json_t *ids)
+bench_gather(struct conn *c, json_t *ids)
 {
 	json_t *req = json_pack("{s:O, s:b}", "ids", ids, "return_exceptions", 1);
 	json_t *ans = bench_request(c, "/v1/gather", req, 200);
 
-	bench_check_states(ans, b->n);
+	bench_check_states(ans, (int)json_array_size(ids));
 	json_decref(ans);
 	json_decref(req);
 }
@@ -499,37 +499,35 @@ bench_jobd_batch(struct bench *b, struct conn *c)
 	return b->n / (t1 - t0);
 }
 
+/* n exec tasks created over the connections, then gathered: seconds. */
 static double
-bench_jobd(struct bench *b, struct conn *conns)
+bench_jobd(const struct bench *b, struct conn *conns, int n)
 {
 	json_t *ids = json_array();
 	double  t0, t1;
 
 	t0 = now();
-	bench_create(b, conns, ids);
-	bench_gather(b, &conns[0], ids);
+	bench_create(b, conns, n, ids);
+	bench_gather(&conns[0], ids);
 	t1 = now();
 	json_decref(ids);
-	return b->n / (t1 - t0);
+	return t1 - t0;
 }
 
 /* One slice of n runs on one side, added to its account. */
 static void
-bench_slice(struct bench *b, struct conn *conns, int jobd, int n, struct bench_side *sd)
+bench_slice(const struct bench *b, struct conn *conns, int jobd, int n, struct bench_side *sd)
 {
 	struct bench_cpus c0 = bench_cpus_now();
 	double            ch0 = jobd ? bench_jobd_cpu(b, 1) : bench_children_cpu();
 	double            own0 = jobd ? bench_jobd_cpu(b, 0) : 0;
-	int               keep = b->n;
 
 	if (jobd) {
-		b->n = n;
-		sd->secs += n / bench_jobd(b, conns);
-		b->n = keep;
+		sd->secs += bench_jobd(b, conns, n);
 		sd->child_cpu += bench_jobd_cpu(b, 1) - ch0;
 		sd->jobd_cpu += bench_jobd_cpu(b, 0) - own0;
 	} else {
-		sd->secs += n / bench_raw(n, b->max_exec);
+		sd->secs += bench_raw(n, b->max_exec);
 		sd->child_cpu += bench_children_cpu() - ch0;
 	}
 	bench_side_add(sd, c0, bench_cpus_now());
@@ -543,7 +541,7 @@ bench_slice(struct bench *b, struct conn *conns, int jobd, int n, struct bench_s
 #define BENCH_SLICES 4
 
 static void
-bench_run(struct bench *b, struct conn *conns, struct bench_side *raw, struct bench_side *jd)
+bench_run(const struct bench *b, struct conn *conns, struct bench_side *raw, struct bench_side *jd)
 {
 	int k, side, n;
 
@@ -603,8 +601,9 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (b.n < 1 || b.runs < 1 || b.runs > 64 || b.conns < 1 || b.max_exec < 1)
-		die("bad arguments");
+	if (b.n < BENCH_SLICES || b.runs < 1 || b.runs > 64 || b.conns < 1 || b.max_exec < 1)
+		die("bad arguments (-n at least %d: a run takes turns in that many slices)",
+		    BENCH_SLICES);
 	bench_start_jobd(&b);
 	if ((conns = calloc(b.conns, sizeof *conns)) == NULL)
 		die("out of memory");
