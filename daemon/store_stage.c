@@ -97,10 +97,16 @@ store_dirty(const struct store *s)
 
 /* --- durability ------------------------------------------------------ */
 
-/* Someone waits for commit seq to be durable. */
+/* Someone waits for commit seq to be durable: seq, or 0 if it is already.
+ * It may be though the loop has not yet taken the batch back from the
+ * writer: the writer asks for the sync before it wakes the loop, and the
+ * syncer's wake-up can come first.  A wait held for a seq already durable
+ * would never be released (httpd_durable has been and gone for it). */
 static uint64_t
 store_hold(struct store *s, uint64_t seq)
 {
+	if (seq <= s->durable)
+		return 0;
 	if (seq > s->need)
 		s->need = seq;
 	if (seq == s->committed && s->syncer != NULL)
@@ -380,9 +386,14 @@ store_batch_done(void *arg, struct store_batch *b)
 	b->nrows = b->ndeletes = 0;
 	/* What was staged while it was written is the next batch, at the end
 	 * of this turn (not from here: an inline write would recurse) -- unless
-	 * it is only what stage_soon let wait for a later commit. */
-	if (!s->draining && store_dirty(s) && s->eager)
-		store_schedule(s);
+	 * it is only what stage_soon let wait for a later commit, which its
+	 * timer launches (again, if it fired while this batch was out). */
+	if (!s->draining && store_dirty(s)) {
+		if (s->eager)
+			store_schedule(s);
+		else if (!evtimer_pending(s->soon_ev, NULL) && !evtimer_pending(s->retry_ev, NULL))
+			evtimer_add(s->soon_ev, (&(struct timeval){ 0, STORE_SOON_MS * 1000 }));
+	}
 }
 
 int
