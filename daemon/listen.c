@@ -19,6 +19,19 @@
 #include "listen.h"
 #include "log.h"
 
+/* A port is a number from 0 (any free one) to 65535: getaddrinfo would
+ * take 65537 modulo 65536, or look a name up in /etc/services. */
+static int
+listen_port_ok(const char *p)
+{
+	unsigned long v;
+
+	if (*p == '\0' || strlen(p) > 5 || p[strspn(p, "0123456789")] != '\0')
+		return 0;
+	v = strtoul(p, NULL, 10);
+	return v <= 65535;
+}
+
 /* Split "HOST:PORT" or "[V6]:PORT". */
 static int
 listen_split(const char *s, char *host, size_t hlen, const char **port)
@@ -39,7 +52,7 @@ listen_split(const char *s, char *host, size_t hlen, const char **port)
 			return -1;
 		n = (size_t)(colon - s);
 	}
-	if (n == 0 || n >= hlen || colon[1] == '\0')
+	if (n == 0 || n >= hlen || !listen_port_ok(colon + 1))
 		return -1;
 	memcpy(host, s, n);
 	host[n] = '\0';
@@ -90,7 +103,7 @@ listen_tcp(const char *spec, int no_auth, struct err *e)
 	int         fd, one = 1, rc;
 
 	if (listen_split(spec, host, sizeof host, &port) < 0)
-		return err_set(e, 2, "--listen: expected HOST:PORT, [IPV6]:PORT or unix:PATH, got \"%s\"", spec);
+		return err_set(e, 2, "--listen: expected HOST:PORT (PORT from 0 to 65535), [IPV6]:PORT or unix:PATH, got \"%s\"", spec);
 	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0)
 		return err_set(e, 2, "--listen %s: %s", spec, gai_strerror(rc));
 	if (no_auth && !listen_is_loopback(res->ai_addr)) {
@@ -119,6 +132,8 @@ listen_unix(const char *path, struct err *e)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd;
 
+	if (*path == '\0')
+		return err_set(e, 2, "--listen unix:PATH: the path is empty");
 	if (strlen(path) >= sizeof sun.sun_path)
 		return err_set(e, 2, "--listen unix:%s: the path is too long", path);
 	strcpy(sun.sun_path, path);

@@ -130,42 +130,43 @@ main_defaults(struct main_ctx *m)
 	c->memory_horizon = 60;
 }
 
+enum { OPT_CONFIG = 256, OPT_TLSCERT, OPT_TLSKEY, OPT_LISTEN, OPT_DB, OPT_TOKEN, OPT_NOAUTH,
+    OPT_MAXEXEC, OPT_MAXHTTP, OPT_GRACE, OPT_MAXOUT, OPT_MAXBODY, OPT_MAXCONN, OPT_WINDOW, OPT_HORIZON, OPT_SYNC, OPT_MAXDB, OPT_ORIGIN, OPT_HOST, OPT_LOGLEVEL, OPT_HELP, OPT_VERSION };
+static const struct option main_opts[] = {
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "tls-cert", required_argument, NULL, OPT_TLSCERT },
+	{ "tls-key", required_argument, NULL, OPT_TLSKEY },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "token-file", required_argument, NULL, OPT_TOKEN },
+	{ "no-auth", no_argument, NULL, OPT_NOAUTH },
+	{ "max-exec", required_argument, NULL, OPT_MAXEXEC },
+	{ "max-http", required_argument, NULL, OPT_MAXHTTP },
+	{ "kill-grace", required_argument, NULL, OPT_GRACE },
+	{ "max-output", required_argument, NULL, OPT_MAXOUT },
+	{ "max-body", required_argument, NULL, OPT_MAXBODY },
+	{ "max-connections", required_argument, NULL, OPT_MAXCONN },
+	{ "queue-window", required_argument, NULL, OPT_WINDOW },
+	{ "memory-horizon", required_argument, NULL, OPT_HORIZON },
+	{ "sync", required_argument, NULL, OPT_SYNC },
+	{ "max-db-size", required_argument, NULL, OPT_MAXDB },
+	{ "allow-origin", required_argument, NULL, OPT_ORIGIN },
+	{ "allow-host", required_argument, NULL, OPT_HOST },
+	{ "log-level", required_argument, NULL, OPT_LOGLEVEL },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
 static void
 main_flags(struct main_ctx *m, int argc, char **argv)
 {
-	enum { OPT_CONFIG = 256, OPT_TLSCERT, OPT_TLSKEY, OPT_LISTEN, OPT_DB, OPT_TOKEN, OPT_NOAUTH, OPT_MAXEXEC, OPT_MAXHTTP, OPT_GRACE, OPT_MAXOUT,
-	    OPT_MAXBODY, OPT_MAXCONN, OPT_WINDOW, OPT_HORIZON, OPT_SYNC, OPT_MAXDB, OPT_ORIGIN, OPT_HOST, OPT_LOGLEVEL, OPT_HELP, OPT_VERSION };
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, OPT_CONFIG },
-		{ "tls-cert", required_argument, NULL, OPT_TLSCERT },
-		{ "tls-key", required_argument, NULL, OPT_TLSKEY },
-		{ "listen", required_argument, NULL, OPT_LISTEN },
-		{ "db", required_argument, NULL, OPT_DB },
-		{ "token-file", required_argument, NULL, OPT_TOKEN },
-		{ "no-auth", no_argument, NULL, OPT_NOAUTH },
-		{ "max-exec", required_argument, NULL, OPT_MAXEXEC },
-		{ "max-http", required_argument, NULL, OPT_MAXHTTP },
-		{ "kill-grace", required_argument, NULL, OPT_GRACE },
-		{ "max-output", required_argument, NULL, OPT_MAXOUT },
-		{ "max-body", required_argument, NULL, OPT_MAXBODY },
-		{ "max-connections", required_argument, NULL, OPT_MAXCONN },
-		{ "queue-window", required_argument, NULL, OPT_WINDOW },
-		{ "memory-horizon", required_argument, NULL, OPT_HORIZON },
-		{ "sync", required_argument, NULL, OPT_SYNC },
-		{ "max-db-size", required_argument, NULL, OPT_MAXDB },
-		{ "allow-origin", required_argument, NULL, OPT_ORIGIN },
-		{ "allow-host", required_argument, NULL, OPT_HOST },
-		{ "log-level", required_argument, NULL, OPT_LOGLEVEL },
-		{ "help", no_argument, NULL, OPT_HELP },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct jobd_config *c = &m->jd.cfg;
 	enum log_level      lvl;
 	int                 ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "", main_opts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_CONFIG: break;     /* read before, by main_config */
 		case OPT_TLSCERT: c->tls_cert = optarg; break;
@@ -234,6 +235,38 @@ main_flags(struct main_ctx *m, int argc, char **argv)
 	}
 }
 
+enum { NO_ARG, WITH_ARG };
+
+/* One "key = value" line of the config file, where v is NULL for a bare
+ * key: a flag's value is always its line's own (a bare "db" must not take
+ * the next flag for its value), a switch is true or false, and a file does
+ * not name another.  Unknown keys are left to getopt, which names them. */
+static int
+main_config_check(const char *path, int lineno, const char *k, const char *v)
+{
+	const struct option *o;
+
+	for (o = main_opts; o->name != NULL && strcmp(o->name, k) != 0; o++)
+		;
+	if (o->name != NULL && o->val == OPT_CONFIG) {
+		fprintf(stderr, "jobd: %s:%d: a config file cannot name another (config)\n", path, lineno);
+		exit(2);
+	}
+	if (o->name != NULL && o->has_arg == no_argument) {
+		if (v != NULL && strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+			fprintf(stderr, "jobd: %s:%d: %s: expected true or false, got \"%s\"\n",
+			    path, lineno, k, v);
+			exit(2);
+		}
+		return NO_ARG;
+	}
+	if (v == NULL) {
+		fprintf(stderr, "jobd: %s:%d: %s: expected \"%s = VALUE\"\n", path, lineno, k, k);
+		exit(2);
+	}
+	return WITH_ARG;
+}
+
 /* The config file's "key = value" lines become "--key=value" flags placed
  * before the command line's, so that the command line wins. */
 static char **
@@ -277,11 +310,13 @@ main_config(int argc, char **argv, int *newargc)
 			}
 			if ((out = realloc(out, ((size_t)argc + (size_t)n + 2) * sizeof *out)) == NULL)
 				fatal("out of memory");
-			/* "no-auth = true" or a bare "no-auth" is the flag; "= false" drops it. */
-			if (v != NULL && strcmp(v, "false") == 0)
-				continue;
-			if (asprintf(&out[n++], "--%s%s%s", k, v && strcmp(v, "true") ? "=" : "",
-			    v && strcmp(v, "true") ? v : "") < 0)
+			if (main_config_check(path, lineno, k, v) == NO_ARG) {
+				/* "no-auth = true" or a bare "no-auth" is the flag; "= false" drops it. */
+				if (v == NULL || strcmp(v, "true") == 0) {
+					if (asprintf(&out[n++], "--%s", k) < 0)
+						fatal("out of memory");
+				}
+			} else if (asprintf(&out[n++], "--%s=%s", k, v) < 0)
 				fatal("out of memory");
 		}
 		fclose(f);
@@ -473,6 +508,17 @@ main_watchdog(struct main_ctx *m)
 #endif
 }
 
+/* A start refused after the listeners are open: the socket files made
+ * for unix: listeners go too (a later start would find them stale anyway,
+ * but nothing should be left behind). */
+static void __attribute__((noreturn))
+main_refuse(struct main_ctx *m, const struct err *e)
+{
+	log_err("%s", e->msg);
+	listen_close(&m->ls);
+	exit(e->status == 2 ? 2 : 1);
+}
+
 static void
 main_start(struct main_ctx *m)
 {
@@ -505,17 +551,14 @@ main_start(struct main_ctx *m)
 	jd->metrics = metrics_new();
 	/* Everything that can be refused comes before anything runs. */
 	main_tls(m);
-	if (listen_open(&m->ls, jd->cfg.listen, jd->cfg.nlisten, jd->cfg.no_auth, &e) < 0) {
-		log_err("%s", e.msg);
-		listen_close(&m->ls);
-		exit(e.status == 2 ? 2 : 1);
-	}
+	if (listen_open(&m->ls, jd->cfg.listen, jd->cfg.nlisten, jd->cfg.no_auth, &e) < 0)
+		main_refuse(m, &e);
 	if ((jd->store = store_open(jd->base, jd->cfg.db_path, jd->cfg.sync_full,
 	    jd->cfg.max_db_size, &e)) == NULL)
-		fatal("%s", e.msg);
+		main_refuse(m, &e);
 	store_set_hooks(jd->store, &hooks);
 	if (auth_load(&jd->cfg, &jd->token, &e) < 0)
-		fatal("%s", e.msg);
+		main_refuse(m, &e);
 	if ((jd->sched = sched_new(jd)) == NULL)
 		fatal("cannot start the scheduler");
 	jd->waiters = waiters_new(jd);
@@ -530,7 +573,7 @@ main_start(struct main_ctx *m)
 	    .wants_body = api_wants_body, .dispatch = api_dispatch,
 	    .answered = main_answered, .pulse = main_pulse, .arg = jd };
 	if ((jd->httpd = httpd_new(&hc, &e)) == NULL)
-		fatal("%s", e.msg);
+		main_refuse(m, &e);
 	listen_announce(&m->ls);
 	for (i = 0; i < 2; i++) {
 		m->sig_ev[i] = evsignal_new(jd->base, sigs[i], main_signal_cb, m);

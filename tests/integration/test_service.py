@@ -478,6 +478,13 @@ class ListenerTest(TempDirCase):
             ["--tls-cert", self.path("cert.pem")],
             ["--no-auth", "extra-argument"],
             ["-x"],
+            # A port beyond 65535 is not taken modulo 65536, nor a name
+            # looked up in /etc/services; an empty socket path is no path.
+            ["--listen", "127.0.0.1:65537"],
+            ["--listen", "127.0.0.1:99999"],
+            ["--listen", "127.0.0.1:http"],
+            ["--listen", "127.0.0.1:-1"],
+            ["--listen", "unix:"],
         ]
         for args in cases:
             with self.subTest(args=args):
@@ -487,6 +494,15 @@ class ListenerTest(TempDirCase):
                 self.assertEqual(r.stdout, "")
                 self.assertNotIn("listening on", r.stderr)
         self.assertFalse(os.path.exists(self.path("jobd.db")), "a bad flag still opened the db")
+
+    def test_failed_start_removes_its_unix_socket(self):
+        # jobd.8: the socket is removed at exit -- also when a later step
+        # of the start (here the database) refuses.
+        sock = self.path("jobd.sock")
+        r = run_jobd(["--listen", "unix:" + sock, "--db", self.path("missing", "jobd.db"),
+                      "--no-auth"])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertFalse(os.path.exists(sock), "the unix socket was left behind")
 
     def test_help(self):
         r = run_jobd(["--help"])
@@ -679,6 +695,29 @@ class ConfigTest(TempDirCase):
         r = run_jobd(["--config", conf, "--listen", "127.0.0.1:0", "--db", self.path("jobd.db")])
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("many", r.stderr)
+
+    def test_bare_key_needs_a_value(self):
+        # A bare "db" must not take the next line's flag for its value.
+        for text, line, word in (("db\nlisten = 127.0.0.1:0\n", 1, "db"),
+                                 ("no-auth\nmax-exec\n", 2, "max-exec"),
+                                 ("no-auth = maybe\n", 1, "maybe"),
+                                 ("config = %s\n" % self.path("other.conf"), 1, "config")):
+            with self.subTest(text=text):
+                conf = self.write(text)
+                r = run_jobd(["--config", conf, "--listen", "127.0.0.1:0", "--db",
+                              self.path("jobd.db")])
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("%s:%d:" % (conf, line), r.stderr)
+                self.assertIn(word, r.stderr)
+                self.assertNotIn("listening on", r.stderr)
+                self.assertEqual(sorted(os.listdir(self.dir)), ["jobd.conf"])
+
+    def test_bare_switch(self):
+        conf = self.write("no-auth\n")
+        p = self.spawn(["--config", conf, "--listen", "127.0.0.1:0", "--db", self.path("jobd.db")])
+        r = self.post(p.wait_port(), sleep_body())
+        self.assertEqual(r.status, 201, r)
+        self.stop_ok(p)
 
     def test_missing_file(self):
         missing = self.path("nope.conf")
