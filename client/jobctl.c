@@ -19,7 +19,8 @@ static int	jc_cmd_help(struct jobctl *, int, char **);
 /* The verbs, in the order jobctl --help lists them. */
 static const struct jc_verb jc_verbs[] = {
 	{ "exec", jc_cmd_exec,
-	  "[--name N] [--timeout S] [--env K=V]... [--cwd DIR] -- PROG [ARG...]",
+	  "[--name N] [--timeout S] [--env K=V]... [--cwd DIR]\n"
+	  "                   [--stdin TEXT | --stdin-file FILE] -- PROG [ARG...]",
 	  "create a task that runs a program; print its id",
 	  "Create an exec task running PROG with ARGs (no shell; PROG without a\n"
 	  "slash is looked up in PATH on jobd's side) and print its id.\n\n"
@@ -98,14 +99,17 @@ static const struct jc_verb jc_verbs[] = {
 	  "print an exec task's standard error, byte for byte",
 	  "Write the standard error task ID captured (so far) to stdout.\n" },
 	{ "run", jc_cmd_run,
-	  "[--timeout S] [--name N] [--env K=V]... [--cwd DIR] -- PROG [ARG...]",
+	  "[--timeout S] [--name N] [--env K=V]... [--cwd DIR]\n"
+	  "                  [--stdin TEXT | --stdin-file FILE] -- PROG [ARG...]",
 	  "run a program through jobd, as if it ran here",
 	  "Create an exec task, wait for it, copy its stdout and stderr to\n"
 	  "jobctl's own, and exit with its exit status (128+N if it was killed\n"
 	  "by signal N, 124 if its --timeout passed, 127 if it could not be\n"
 	  "started). Ctrl-C (SIGINT), SIGTERM or SIGHUP cancel the task, print\n"
 	  "what it wrote so far and exit 128+signal. With --json, print the\n"
-	  "final task instead of its output.\n\n"
+	  "final task instead of its output. jobctl's own failures (a bad\n"
+	  "command line, jobd unreachable or refusing) exit 255, so that they\n"
+	  "cannot pass for the program's status.\n\n"
 	  "  --timeout S        the task's own deadline\n"
 	  "  --name N           a label for the task\n"
 	  "  --env K=V          add K=V to the program's environment (repeatable)\n"
@@ -126,17 +130,19 @@ static const char jc_options_help[] =
     "  --token-file FILE  read the bearer token from FILE (default $JOBD_TOKEN,\n"
     "                     else ./jobd.token, else /var/lib/jobd/jobd.token)\n"
     "  --json             print the API's JSON as is, for scripts and jq\n"
-    "  -h, --help         show help\n";
+    "  -h, --help         show help\n"
+    "  -V, --version      show jobctl's version\n";
 
 static const char jc_exit_help[] =
     "Exit status:\n"
     "  0    success\n"
     "  1    a task failed or was cancelled, or was not found or not in a state\n"
     "       that allows the operation\n"
-    "  2    usage error, or jobd refused the input as invalid\n"
-    "  3    jobd unreachable, or an unexpected answer\n"
+    "  2    usage error, or jobd refused the input as invalid (400, 413, 415)\n"
+    "  3    jobd unreachable, the token refused, or an unexpected answer\n"
     "  124  a wait timed out\n"
-    "  run exits with the program's own status (128+N if killed by signal N).\n";
+    "  run exits with the program's own status (128+N if killed by signal N),\n"
+    "  and 255 for a failure of its own (any of 2 and 3 above), as ssh does.\n";
 
 static const struct jc_verb *
 jc_find_verb(const char *name)

@@ -15,6 +15,7 @@
 #define JC_EXIT_USAGE	2	/* bad command line, or jobd refused the input (400) */
 #define JC_EXIT_SERVER	3	/* jobd unreachable, or an unexpected answer */
 #define JC_EXIT_TIMEOUT	124	/* a wait timed out, as coreutils timeout(1) */
+#define JC_EXIT_RUN	255	/* run: jobctl's own failure, not the program's (as ssh) */
 
 /* Not an exit code: go on (options parsed, or an option not handled here). */
 #define JC_CONTINUE	(-1)

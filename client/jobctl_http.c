@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "jobctl.h"
@@ -93,6 +94,22 @@ jc_token_find(struct jobctl *jc, char **token)
 	return 0;
 }
 
+/* http:// or https:// and a host: anything else libcurl would take for a
+ * host name ("foo"), another protocol, or a path ("http:///v1"). */
+static int
+jc_url_ok(const char *url)
+{
+	const char *rest;
+
+	if (strncasecmp(url, "http://", 7) == 0)
+		rest = url + 7;
+	else if (strncasecmp(url, "https://", 8) == 0)
+		rest = url + 8;
+	else
+		return 0;
+	return *rest != '\0' && *rest != '/' && *rest != ':' && *rest != '?' && *rest != '#';
+}
+
 static int
 jc_http_open(struct jobctl *jc)
 {
@@ -114,6 +131,10 @@ jc_http_open(struct jobctl *jc)
 		}
 		jc->unix_path = strdup(jc->url + 5);
 		jc->base = strdup("http://localhost");
+	} else if (!jc_url_ok(jc->url)) {
+		jc_warn("--url %s: expected http://HOST[:PORT], https://HOST[:PORT] or unix:PATH",
+		    jc->url);
+		return JC_EXIT_USAGE;
 	} else {
 		jc->base = strdup(jc->url);
 		len = jc->base != NULL ? strlen(jc->base) : 0;

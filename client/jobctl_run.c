@@ -129,7 +129,7 @@ jc_run_status(long long id, const json_t *task)
 
 /* Interrupted: cancel the task, show what it wrote, exit 128+signal. */
 static int
-jc_run_cancel(struct jobctl *jc, long long id)
+jc_run_cancel(struct jobctl *jc, long long id, int *own)
 {
 	struct jc_resp	 r;
 	const json_t	*task;
@@ -147,29 +147,32 @@ jc_run_cancel(struct jobctl *jc, long long id)
 		jc_warn("task %lld: %s", id, r.status == 200 ? "cancelled" :
 		    "already done, not cancelled");
 		rc = 128 + sig;
+		*own = 0;
 	} else
 		rc = jc_fail(jc, what, &r);
 	jc_resp_free(&r);
 	return rc;
 }
 
-/* Wait for the task; on a signal, cancel it. */
+/* Wait for the task; on a signal, cancel it.  *own is set when the
+ * status is jobctl's own failure, not the program's. */
 static int
-jc_run_wait(struct jobctl *jc, long long id)
+jc_run_wait(struct jobctl *jc, long long id, int *own)
 {
 	struct jc_resp	r;
 	char		path[64], what[48];
 	int		rc;
 
+	*own = 1;
 	if (jc_run_signal != 0)
-		return jc_run_cancel(jc, id);
+		return jc_run_cancel(jc, id, own);
 	snprintf(path, sizeof path, "/v1/tasks/%lld/result", id);
 	snprintf(what, sizeof what, "task %lld", id);
 	jc->interruptible = 1;
 	rc = jc_request(jc, "GET", path, NULL, &r);
 	jc->interruptible = 0;
 	if (rc == JC_REQ_INTR)
-		return jc_run_cancel(jc, id);
+		return jc_run_cancel(jc, id, own);
 	if (rc != JC_REQ_OK) {
 		jc_warn("task %lld may still be running", id);
 		return rc;
@@ -177,6 +180,7 @@ jc_run_wait(struct jobctl *jc, long long id)
 	if (r.status == 200 && json_is_object(r.json)) {
 		jc_run_output(jc, id, r.json);
 		rc = jc_run_status(id, r.json);
+		*own = 0;
 	} else
 		rc = jc_fail(jc, what, &r);
 	jc_resp_free(&r);
@@ -192,7 +196,7 @@ jc_cmd_run(struct jobctl *jc, int argc, char **argv)
 	struct jc_exec_opts	o;
 	struct jc_resp		r;
 	long long		id;
-	int			c, rc;
+	int			c, rc, own = 1;
 
 	jc_exec_opts_init(&o);
 	while ((c = jc_getopt(jc, argc, argv, "+:h", opts, &rc)) != -1)
@@ -205,8 +209,11 @@ jc_cmd_run(struct jobctl *jc, int argc, char **argv)
 	if ((rc = jc_create(jc, o.body, &id, &r)) != 0)
 		goto out;
 	jc_resp_free(&r);
-	rc = jc_run_wait(jc, id);
+	rc = jc_run_wait(jc, id, &own);
 out:
 	json_decref(o.body);
-	return rc;
+	/* The program's status is run's own: jobctl's failures (a bad command
+	 * line, jobd unreachable or refusing) must not pass for one, as ssh's
+	 * do not. */
+	return rc != JC_EXIT_OK && own ? JC_EXIT_RUN : rc;
 }

@@ -148,8 +148,6 @@ class TestHelpAndUsage(JobctlCase):
             ["sleep", "1", "--name"],
             ["exec"],
             ["exec", "--env", "NOEQUALS", "--", "true"],
-            ["run"],
-            ["run", "--timeout", "soon", "--", "true"],
             ["http"],
             ["http", "-H", "no colon", "http://127.0.0.1:1/"],
             ["http", "http://a/", "http://b/"],
@@ -168,6 +166,21 @@ class TestHelpAndUsage(JobctlCase):
             r = self.jobctl(*args)
             self.assertExit(r, 2)
             self.assertEqual(r.out, b"", r)
+        # run's status is the program's: its own usage errors are 255.
+        for args in (["run"], ["run", "--timeout", "soon", "--", "true"]):
+            r = self.jobctl(*args)
+            self.assertExit(r, 255)
+            self.assertEqual(r.out, b"", r)
+
+    def test_bad_url_is_a_usage_error(self):
+        # Nothing is sent: not to a host named "foo", nor over another protocol.
+        for url in ("foo", "ftp://127.0.0.1/", "http://", "http:///v1", "127.0.0.1:8080"):
+            with self.subTest(url=url):
+                r = self.jobctl("--url", url, "ls")
+                self.assertExit(r, 2, r"--url")
+                self.assertEqual(r.out, b"", r)
+                r = self.jobctl("--url", url, "run", "--", "true")
+                self.assertExit(r, 255, r"--url")
 
     def test_usage_error_names_the_problem(self):
         r = self.jobctl("get", "abc")
@@ -781,7 +794,9 @@ class TestJobdDown(JobctlMixin, unittest.TestCase):
                      ["gather", "1"], ["cancel", "1"], ["rm", "1"], ["stdout", "1"],
                      ["exec", "--", "true"], ["run", "--", "true"], ["--json", "ls"]):
             r = self.jobctl(*args, env=self.env(url=url))
-            self.assertExit(r, 3, r"^jobctl: cannot reach jobd at %s" % re.escape(url))
+            # run: 255, which a program's "exit 3" cannot be mistaken for.
+            self.assertExit(r, 255 if "run" in args else 3,
+                            r"^jobctl: cannot reach jobd at %s" % re.escape(url))
             self.assertEqual(len(r.err.splitlines()), 1, r)
             self.assertEqual(r.out, b"")
 
