@@ -1,6 +1,7 @@
 /* auth.c: the bearer token: where it comes from, and checking it. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,31 +9,57 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "auth.h"
 #include "jobd.h"
 #include "log.h"
 
-static char *
-auth_read(const char *path)
-{
-	char    buf[512];
-	FILE   *f = fopen(path, "re");
-	size_t  n;
+/* Shorter than this, a token is a password someone could guess. */
+#define AUTH_WEAK_LEN 16
 
-	if (f == NULL)
-		return NULL;
+/* The token in path: the file without its trailing white space, as jobctl
+ * reads it, so that a token that works for one works for the other.  Empty,
+ * or with spaces or control characters inside (they would not survive an
+ * Authorization header), it is refused, not taken as it is.  A file in a
+ * shared place (not systemd's private credentials) is checked for who else
+ * may read it. */
+static int
+auth_read(const char *path, int shared, char **token, struct err *e)
+{
+	char        buf[512];
+	FILE       *f;
+	struct stat st;
+	size_t      n, i;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return err_set(e, 1, "cannot read a token from %s: %s", path, strerror(errno));
 	n = fread(buf, 1, sizeof buf - 1, f);
+	if (shared && fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
+		log_warn("the token file %s can be read by other users (mode %03o): "
+		    "anyone who reads it can run programs as jobd's user", path,
+		    (unsigned)(st.st_mode & 0777));
 	fclose(f);
+	while (n > 0 && isspace((unsigned char)buf[n - 1]))
+		n--;
 	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	return buf[0] ? strdup(buf) : NULL;
+	for (i = 0; i < n && isgraph((unsigned char)buf[i]); i++)
+		;
+	if (n == 0)
+		return err_set(e, 1, "the token file %s is empty", path);
+	if (i < n)
+		return err_set(e, 1, "the token in %s has a space or control character inside", path);
+	if (n < AUTH_WEAK_LEN)
+		log_warn("the token in %s is only %zu characters long: easy to guess", path, n);
+	if ((*token = strdup(buf)) == NULL)
+		fatal("out of memory");
+	return 0;
 }
 
 /* 256 random bits as hex, in a 0600 file made only if none exists. */
-static char *
-auth_make(const char *path)
+static int
+auth_make(const char *path, char **token, struct err *e)
 {
 	unsigned char raw[32];
 	char          hex[65];
@@ -42,13 +69,18 @@ auth_make(const char *path)
 		fatal("getrandom: %s", strerror(errno));
 	for (i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
-		return errno == EEXIST ? auth_read(path) : NULL;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+		if (errno == EEXIST)
+			return auth_read(path, 1, token, e);
+		return err_set(e, 1, "cannot create the token file %s: %s", path, strerror(errno));
+	}
 	if (write(fd, hex, 64) != 64 || write(fd, "\n", 1) != 1 || fsync(fd) < 0)
 		fatal("cannot write token file %s: %s", path, strerror(errno));
 	close(fd);
 	log_info("created a new token in %s", path);
-	return strdup(hex);
+	if ((*token = strdup(hex)) == NULL)
+		fatal("out of memory");
+	return 0;
 }
 
 int
@@ -56,33 +88,28 @@ auth_load(const struct jobd_config *c, char **token, struct err *e)
 {
 	const char *creds = getenv("CREDENTIALS_DIRECTORY");
 	char       *path = NULL, *slash;
+	int         rc;
 
 	*token = NULL;
 	if (c->no_auth)
 		return 0;
-	if (c->token_file != NULL) {
-		if ((*token = auth_read(c->token_file)) == NULL)
-			return err_set(e, 1, "cannot read a token from %s", c->token_file);
-		return 0;
-	}
-	if (creds != NULL && asprintf(&path, "%s/token", creds) > 0 &&
-	    (*token = auth_read(path)) != NULL) {
+	if (c->token_file != NULL)
+		return auth_read(c->token_file, 1, token, e);
+	/* A credential that is not there is no credential: use the file. */
+	if (creds != NULL && asprintf(&path, "%s/token", creds) > 0 && access(path, F_OK) == 0) {
+		rc = auth_read(path, 0, token, e);
 		free(path);
-		return 0;
+		return rc;
 	}
 	free(path);
 	slash = strrchr(c->db_path, '/');
 	if (asprintf(&path, "%.*sjobd.token", slash ? (int)(slash - c->db_path + 1) : 0,
 	    c->db_path) < 0)
 		fatal("out of memory");
-	if ((*token = auth_make(path)) == NULL) {
-		err_set(e, 1, "cannot create or read the token file %s: %s", path, strerror(errno));
-		free(path);
-		return -1;
-	}
-	log_info("auth: clients need the bearer token in %s", path);
+	if ((rc = auth_make(path, token, e)) == 0)
+		log_info("auth: clients need the bearer token in %s", path);
 	free(path);
-	return 0;
+	return rc;
 }
 
 /* Constant time in the token's length: no early exit on the first mismatch. */

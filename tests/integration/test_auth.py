@@ -5,11 +5,12 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 import tempfile
 import unittest
 
 import jobdtest
-from jobdtest import (DEADLINE, Jobd, JobdProcess, UnixHTTPConnection, conn_request,
+from jobdtest import (DEADLINE, JOBCTL, Jobd, JobdProcess, UnixHTTPConnection, conn_request,
                       run_jobd, start_again)
 
 HEX64 = re.compile(r"^[0-9a-f]{64}\n?$")
@@ -188,6 +189,48 @@ class TokenSourceTest(jobdtest.TempDirCase, AuthCase):
         self.assertNotEqual(r.returncode, 0, r.stderr)
         self.assertIn(empty, r.stderr)
         self.assertNotIn("listening on", r.stderr)
+
+    def test_empty_jobd_token_beside_db_is_named_empty(self):
+        # Not "File exists": the file is there, and it is empty.
+        self.write("jobd.token", "")
+        r = run_jobd(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db")])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r"error: .*%s.* empty" % re.escape(self.path("jobd.token")))
+        self.assertNotIn("listening on", r.stderr)
+
+    def test_token_read_as_jobctl_reads_it(self):
+        # Trailing white space is not part of the token, for jobd as for
+        # jobctl, so one file serves both.
+        tf = self.write("my.token", "token-with-trailing-blanks \t \r\n\n")
+        p = self.spawn(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db"), "--token-file", tf])
+        port = p.wait_port()
+        self.assert_token(port, "token-with-trailing-blanks")
+        r = subprocess.run([JOBCTL, "--url", "http://127.0.0.1:%d" % port, "--token-file", tf, "ls"],
+                           capture_output=True, timeout=DEADLINE)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.stop_ok(p)
+
+    def test_token_with_space_inside_refused(self):
+        for text in ("two words\n", "first-line\nsecond-line\n"):
+            with self.subTest(text=text):
+                tf = self.write("bad.token", text)
+                r = run_jobd(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db"),
+                              "--token-file", tf])
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(tf, r.stderr)
+                self.assertNotIn("listening on", r.stderr)
+
+    def test_weak_or_exposed_token_warned(self):
+        for name, text, mode, warning in (("short.token", "abcde\n", 0o600, r"only 5 characters"),
+                                          ("open.token", "a-long-enough-token-here\n", 0o644,
+                                           r"can be read by other users \(mode 644\)")):
+            with self.subTest(name=name):
+                tf = self.write(name, text, mode)
+                p = self.spawn(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db"),
+                                "--token-file", tf], log_name=name + ".log")
+                p.wait_port()
+                self.assertRegex(p.logtext(), r"warning: .*%s.*%s" % (re.escape(tf), warning))
+                self.stop_ok(p)
 
     def test_credentials_directory(self):
         creds = self.path("creds")
