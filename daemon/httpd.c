@@ -124,6 +124,17 @@ httpd_closed_cb(evutil_socket_t fd, short what, void *arg)
 	httpd_enqueue_resume(h, r);
 }
 
+/* MHD 0.9.75 sets TCP_NODELAY and TCP_CORK on every connection it did not
+ * accept itself, unix sockets too; after the first refusal it reports each
+ * one, three lines a request, though nothing is wrong (a unix socket has no
+ * Nagle delay to push past).  Those are debug lines here. */
+static int
+httpd_log_is_noise(const char *line)
+{
+	return (strncmp(line, "Setting TCP_", 12) == 0 && strstr(line, "not supported") != NULL) ||
+	    strncmp(line, "Failed to push the data from buffers", 36) == 0;
+}
+
 static void
 httpd_log(void *arg, const char *fmt, va_list ap)
 {
@@ -131,7 +142,10 @@ httpd_log(void *arg, const char *fmt, va_list ap)
 
 	vsnprintf(line, sizeof line, fmt, ap);
 	line[strcspn(line, "\n")] = '\0';
-	log_warn("http: %s", line);
+	if (httpd_log_is_noise(line))
+		log_debug("http: %s", line);
+	else
+		log_warn("http: %s", line);
 }
 
 /* ---- answers and parking ------------------------------------------------ */
