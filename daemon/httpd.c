@@ -443,6 +443,40 @@ httpd_watch_listeners(struct httpd *h, int on)
 }
 
 static int
+httpd_hex(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decoding of the path and of query keys and values, in place,
+ * except for %00 and %2F, which stay as they are: decoded, a NUL would cut
+ * "/v1/tasks/7%00x" to task 7 (MHD hands the path on as a C string), and a
+ * slash would make "/v1/tasks/7%2Fcancel" the cancel of task 7.  Kept, no
+ * route, id or parameter matches them, so they get the 404 or 400 any
+ * other stranger gets. */
+static size_t
+httpd_unescape(void *arg, struct MHD_Connection *c, char *s)
+{
+	char *start = s, *out = s;
+	int   hi, lo;
+
+	for (; *s != '\0'; s++) {
+		if (s[0] == '%' && (hi = httpd_hex((unsigned char)s[1])) >= 0 &&
+		    (lo = httpd_hex((unsigned char)s[2])) >= 0 && hi * 16 + lo != 0 &&
+		    hi * 16 + lo != '/') {
+			*out++ = (char)(hi * 16 + lo);
+			s += 2;
+		} else
+			*out++ = *s;
+	}
+	*out = '\0';
+	return (size_t)(out - start);
+}
+
+static int
 httpd_shard_start(struct httpd *h, struct httpd_shard *sh, struct err *e)
 {
 	const struct httpd_config  *cfg = &h->cfg;
@@ -455,6 +489,7 @@ httpd_shard_start(struct httpd *h, struct httpd_shard *sh, struct err *e)
 	sh->h = h;
 	sh->d = MHD_start_daemon(flags, 0, NULL, NULL, httpd_access_cb, sh,
 	    MHD_OPTION_EXTERNAL_LOGGER, httpd_log, h,
+	    MHD_OPTION_UNESCAPE_CALLBACK, httpd_unescape, NULL,
 	    MHD_OPTION_NOTIFY_COMPLETED, httpd_completed_cb, sh,
 	    MHD_OPTION_NOTIFY_CONNECTION, httpd_conn_cb, sh,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_conns,

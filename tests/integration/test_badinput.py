@@ -230,6 +230,26 @@ class PathAndQueryTest(BadInputBase):
         self.assertEqual(self.jobd.task(t)["result"], "fixture")
         self.bad(self.jobd.get("/v1/tasks/9223372036854775807"), 404, "not_found", "max id")
 
+    def test_encoded_nul_and_slash(self):
+        # Decoded, %00 would end the C string ("7%00x" read as 7) and %2F
+        # would be a path separator ("7%2Fcancel" read as 7/cancel).
+        t = self.tid
+        for path in ("/v1/tasks/%d%%00x" % t, "/v1/tasks%%00/%d" % t, "/v1/tasks/%d%%2Fcancel" % t,
+                     "/v1/tasks/%d%%2fcancel" % t, "/v1%2Ftasks", "/v1/tasks/%d%%00" % t):
+            self.bad(self.jobd.get(path), 404, "not_found", path)
+        self.bad(self.jobd.post("/v1/tasks/%d%%2Fcancel" % t), 404, "not_found", "cancel %2F")
+        for query in ("limit%00junk=1", "kind=sleep%00zzz", "limit=2%00", "state=succeeded%00",
+                      "after_id=0%00", "kind=sleep%2F"):
+            self.bad(self.jobd.get("/v1/tasks?" + query), 400, "bad_request", query)
+        r = self.jobd.get("/v1/tasks/%d/result?timeout=0.1%%00abc&cancel=false" % t)
+        self.bad(r, 400, "bad_request", "timeout with %00")
+        # Every other escape is decoded as before.
+        r = self.jobd.get("/v1/%%74asks/%d" % t)
+        self.assertEqual((r.status, r.json["id"]), (200, t), r)
+        r = self.jobd.get("/v1/tasks?%6Bind=sl%65ep&limit=1000")
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(t, [x["id"] for x in r.json["tasks"]])
+
     def test_bad_ids_in_query(self):
         for v in ("-1", "abc", "01", "1.0", "+1", "9223372036854775808", "", "0x10", "1e3"):
             self.bad(self.jobd.get("/v1/tasks?after_id=" + v), 400, "bad_request", v)
