@@ -174,7 +174,17 @@ route_body(struct api_call *c)
 		return -1;
 	}
 	body = httpd_req_body(c->r, &len);
-	c->body = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	/* Any JSON value parses, so that "5" is told it is not an object
+	 * rather than that it is not JSON. */
+	c->body = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY,
+	    &jerr);
+	if (c->body == NULL && json_error_code(&jerr) == json_error_numeric_overflow &&
+	    strstr(jerr.text, "integer") != NULL) {
+		httpd_reply_error(c->r, 400, "bad_request", NULL, "the body holds an integer beyond "
+		    "the 64-bit range (line %d, column %d); jobd keeps integers as 64-bit numbers: "
+		    "send a larger one as a string or a float", jerr.line, jerr.column);
+		return -1;
+	}
 	if (c->body == NULL) {
 		httpd_reply_error(c->r, 400, "bad_request", NULL, "the body is not valid JSON: %s",
 		    jerr.text);

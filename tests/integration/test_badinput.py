@@ -61,6 +61,23 @@ class BodyTest(BadInputBase):
             self.bad(self.post_raw("/v1/wait", data), 400, "bad_request", data)
             self.bad(self.post_raw("/v1/gather", data), 400, "bad_request", data)
 
+    def test_messages_say_what_is_wrong(self):
+        # Valid JSON that is not an object is not called invalid JSON.
+        for data in (b'"x"', b"5", b"null", b"[1]"):
+            self.bad(self.post_raw("/v1/tasks", data), 400, "bad_request", data, names="object")
+        # An integer jobd cannot hold is named as such, not "not valid JSON".
+        for data in (b'{"kind": "sleep", "sleep": {"seconds": 0, "result": 18446744073709551615}}',
+                     b'{"kind": "sleep", "sleep": {"seconds": 0, "result": -9223372036854775809}}'):
+            body = self.bad(self.post_raw("/v1/tasks", data), 400, "bad_request", data,
+                            names="64-bit")
+            self.assertNotIn("not valid JSON", body["error"]["message"])
+        self.bad(self.post_raw("/v1/wait", b'{"ids": [9223372036854775808]}'), 400, "bad_request",
+                 "huge id", names="64-bit")
+        # The largest that fits is kept exactly.
+        t = self.jobd.create("sleep", {"seconds": 0, "result": 9223372036854775807})
+        self.assertEqual(self.jobd.wait_state(t["id"], "succeeded")["result"], 9223372036854775807)
+        self.before = list_all(self.jobd)
+
     def test_duplicate_members(self):
         for data in (b'{"kind": "sleep", "kind": "sleep", "sleep": {"seconds": 0}}',
                      b'{"kind": "sleep", "sleep": {"seconds": 0}, "sleep": {"seconds": 1}}',
