@@ -117,6 +117,10 @@ httpd_query_cb(void *arg, enum MHD_ValueKind kind, const char *key, const char *
 {
 	struct req *r = arg;
 
+	/* "?&" or "?a=1&&b=2": an empty piece names nothing (MHD reports one
+	 * between two '&' but not one after the last). */
+	if (*key == '\0' && (value == NULL || *value == '\0'))
+		return MHD_YES;
 	if (r->nquery + 1 >= r->capquery) {
 		r->capquery = r->capquery ? r->capquery * 2 : 8;
 		if ((r->query = realloc(r->query, r->capquery * sizeof *r->query)) == NULL)

@@ -296,6 +296,13 @@ class PathAndQueryTest(BadInputBase):
         r = self.jobd.post("/v1/tasks/%d/cancel?bogus_param=1" % self.tid)
         self.bad(r, 400, "bad_request", "cancel?bogus_param=1", names="bogus_param")
 
+    def test_empty_query_pieces_ignored(self):
+        # Wherever an empty piece between '&'s is, it names no parameter.
+        for q in ("?", "?&", "?&&", "?limit=1&", "?&limit=1", "?limit=1&&kind=sleep"):
+            r = self.jobd.get("/v1/tasks" + q)
+            self.assertEqual(r.status, 200, (q, r))
+        self.bad(self.jobd.get("/v1/tasks?=x"), 400, "bad_request", "?=x")
+
     def test_unknown_query_on_create(self):
         # A query on a create is validated too, and creates nothing.
         r = self.jobd.post("/v1/tasks?bogus_param=1", {"kind": "sleep", "sleep": {"seconds": 0}})
