@@ -64,11 +64,14 @@ route_match_path(const char *pattern, const char *path, int64_t *id)
 	return *pattern == '\0' && *path == '\0';
 }
 
-/* The route for method and path; else NULL with allow[] filled (405) or empty (404). */
+/* The route for method and path; else NULL with allow[] filled (405) or
+ * empty (404).  HEAD is every GET's, answered the same without the body
+ * (MHD leaves it out), as RFC 9110 asks of a general-purpose server. */
 static const struct route *
 route_find(const char *method, const char *path, int64_t *id, char *allow, size_t len)
 {
-	size_t i;
+	const char *want = strcmp(method, "HEAD") == 0 ? "GET" : method;
+	size_t      i;
 
 	allow[0] = '\0';
 	for (i = 0; i < sizeof route_table / sizeof route_table[0]; i++) {
@@ -76,11 +79,11 @@ route_find(const char *method, const char *path, int64_t *id, char *allow, size_
 
 		if (!route_match_path(rt->pattern, path, id))
 			continue;
-		if (strcmp(rt->method, method) == 0)
+		if (strcmp(rt->method, want) == 0)
 			return rt;
 		if (strstr(allow, rt->method) == NULL)
-			snprintf(allow + strlen(allow), len - strlen(allow), "%s%s",
-			    allow[0] ? ", " : "", rt->method);
+			snprintf(allow + strlen(allow), len - strlen(allow), "%s%s%s",
+			    allow[0] ? ", " : "", rt->method, strcmp(rt->method, "GET") ? "" : ", HEAD");
 	}
 	return NULL;
 }

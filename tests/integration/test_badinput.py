@@ -350,6 +350,28 @@ class PathAndQueryTest(BadInputBase):
                 self.assertNotIn(method, got, (method, path, r.headers["allow"]))
         self.assertEqual(self.jobd.task(t)["state"], "succeeded")
 
+    def test_head_is_get_without_the_body(self):
+        # RFC 9110: a general-purpose server supports HEAD wherever GET is.
+        t = self.tid
+        for path in ("/healthz", "/metrics", "/v1/tasks", "/v1/tasks?limit=1",
+                     "/v1/tasks/%d" % t, "/v1/tasks/%d/result" % t):
+            with self.subTest(path=path):
+                g = self.jobd.get(path)
+                h = self.jobd.request("HEAD", path)
+                self.assertEqual((h.status, h.body), (g.status, b""), (path, h))
+                self.assertEqual(h.headers.get("content-type"), g.headers.get("content-type"))
+                if path != "/metrics":      # its counters move between the two
+                    self.assertEqual(int(h.headers["content-length"]), len(g.body), (path, h))
+        r = self.jobd.request("HEAD", "/v1/tasks/999999999")
+        self.assertEqual((r.status, r.body), (404, b""), r)
+        # ...and Allow says so: HEAD beside every GET, and nowhere else.
+        for path, head in (("/v1/tasks/%d" % t, True), ("/v1/tasks/%d/cancel" % t, False),
+                           ("/healthz", True), ("/v1/wait", False)):
+            r = self.jobd.request("PUT", path)
+            self.assertEqual(r.status, 405, r)
+            got = {m.strip() for m in r.headers["allow"].split(",")}
+            self.assertEqual("HEAD" in got, head, (path, r.headers["allow"]))
+
     def test_wrong_method_with_body_creates_nothing(self):
         r = self.jobd.request("PUT", "/v1/tasks", body={"kind": "sleep", "sleep": {"seconds": 0}})
         self.bad(r, 405, "method_not_allowed", "PUT /v1/tasks")

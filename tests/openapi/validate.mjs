@@ -333,7 +333,11 @@ function checkExchange(ctx, ex, label) {
 			return fail(`${label}: ${ex.method} ${ex.path}: 405 for a path that does not exist: expected 404`);
 		if (item && status === "405") {
 			const allow = (ex.headers?.allow ?? ex.headers?.Allow ?? "").split(",").map((s) => s.trim()).sort();
-			const want = METHODS.filter((m) => item[m]).map((m) => m.toUpperCase()).sort();
+			// The document's conventions: every GET answers HEAD too.
+			const want = METHODS.filter((m) => item[m]).map((m) => m.toUpperCase());
+			if (item.get && !item.head)
+				want.push("HEAD");
+			want.sort();
 			if (allow.join(",") !== want.join(","))
 				fail(`${label}: ${ex.method} ${ex.path}: Allow is ${JSON.stringify(allow)}, expected ${JSON.stringify(want)}`);
 		}
