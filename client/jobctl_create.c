@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "jobctl.h"
 
@@ -221,8 +222,8 @@ jc_cmd_exec(struct jobctl *jc, int argc, char **argv)
 static int
 jc_header_opt(struct jobctl *jc, json_t *spec, const char *arg)
 {
-	const char	*colon = strchr(arg, ':'), *v;
-	json_t		*h = json_object_get(spec, "headers");
+	const char	*colon = strchr(arg, ':'), *v, *k;
+	json_t		*h = json_object_get(spec, "headers"), *old;
 	char		*name;
 	int		 rc;
 
@@ -236,10 +237,12 @@ jc_header_opt(struct jobctl *jc, json_t *spec, const char *arg)
 	}
 	if ((name = strndup(arg, (size_t)(colon - arg))) == NULL)
 		abort();
-	if (json_object_get(h, name) != NULL) {
-		free(name);
-		return jc_usage_error(jc, "-H: header '%.*s' given twice",
-		    (int)(colon - arg), arg);
+	json_object_foreach(h, k, old) {
+		if (strcasecmp(k, name) == 0) {
+			free(name);
+			return jc_usage_error(jc, "-H: header '%.*s' given twice",
+			    (int)(colon - arg), arg);
+		}
 	}
 	rc = jc_set_str(jc, h, name, v, "-H");
 	free(name);

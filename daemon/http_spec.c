@@ -85,8 +85,19 @@ http_parse_headers(const json_t *h, struct err *e)
 	if (!json_is_object(h))
 		return err_set(e, 400, "\"headers\" must be an object of strings");
 	json_object_foreach((json_t *)h, k, v) {
+		const char *k2;
+		json_t     *v2;
+
 		if (!http_is_token(k, strlen(k)))
 			return err_set(e, 400, "header name \"%.64s\" is not a valid token", k);
+		/* "A" and "a" are two members but one header, sent twice. */
+		json_object_foreach((json_t *)h, k2, v2) {
+			if (k2 == k)
+				break;
+			if (strcasecmp(k2, k) == 0)
+				return err_set(e, 400, "header \"%.64s\" given twice (as \"%.64s\"; "
+				    "header names ignore case)", k, k2);
+		}
 		if (!json_is_string(v))
 			return err_set(e, 400, "header \"%.64s\" must be a string", k);
 		if (!http_value_ok(json_string_value(v), json_string_length(v)))

@@ -380,6 +380,8 @@ class HttpValidation(JobdTestCase):
         self.bad({"url": u, "headers": {"X": "a\r\nInjected: 1"}})
         self.bad({"url": u, "headers": {"X\nY": "a"}})
         self.bad({"url": u, "headers": {"": "a"}})
+        # Two members, one header name (they ignore case): it would be sent twice.
+        self.bad({"url": u, "headers": {"X-Token": "a", "x-token": "b"}}, "twice")
         self.bad({"url": u, "body": {"a": 1}}, "body")
         self.bad({"url": u, "fail_on_status": "yes"}, "fail_on_status")
         self.bad({"url": u, "follow_redirects": 1}, "follow_redirects")

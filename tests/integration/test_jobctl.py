@@ -150,6 +150,7 @@ class TestHelpAndUsage(JobctlCase):
             ["exec", "--env", "NOEQUALS", "--", "true"],
             ["http"],
             ["http", "-H", "no colon", "http://127.0.0.1:1/"],
+            ["http", "-H", "A: b", "-H", "a: c", "http://127.0.0.1:1/"],
             ["http", "http://a/", "http://b/"],
             ["result", "1", "--timeout", "nan"],
             ["result", "1", "--return-when", "all"],
