@@ -125,8 +125,9 @@ static const struct jc_verb jc_verbs[] = {
 
 static const char jc_options_help[] =
     "Options (accepted before or after the verb):\n"
-    "  --url URL          jobd's address (default $JOBD_URL, else " JC_DEFAULT_URL ");\n"
-    "                     unix:/PATH talks HTTP over a unix socket\n"
+    "  --url URL          jobd's address: http://HOST[:PORT], https://HOST[:PORT],\n"
+    "                     or unix:/PATH for HTTP over a unix socket (default\n"
+    "                     $JOBD_URL, else " JC_DEFAULT_URL ")\n"
     "  --token-file FILE  read the bearer token from FILE (default $JOBD_TOKEN,\n"
     "                     else ./jobd.token, else /var/lib/jobd/jobd.token)\n"
     "  --json             print the API's JSON as is, for scripts and jq\n"
