@@ -707,6 +707,11 @@ exec_run_abort(struct exec_run *r)
 	}
 	log_info("killing process group %d", (int)r->pid);
 	kill(-r->pid, SIGKILL);
+	/* And the leader itself: a child stopped before it ran may not have
+	 * made its group yet (setsid is its first call), and then waits at its
+	 * gate for good.  Unreaped, its pid is still ours to signal. */
+	if (!r->reaped)
+		kill(r->pid, SIGKILL);
 	if (!r->reaped && r->pidfd != -1 && poll(&pfd, 1, 1000) == 1)
 		waitid(P_PIDFD, (id_t)r->pidfd, &si, WEXITED | WNOHANG);
 	exec_run_free(r);

@@ -406,6 +406,22 @@ class TestStop(ExecCase):
     JOBD_ARGS = ("--kill-grace", "2")
     GRACE = 2.0
 
+    def test_stopped_before_it_runs_leaves_no_process(self):
+        # A deadline of 0 stops the task before its program may run: the
+        # child made for it, held before its exec, must go too (it stayed,
+        # waiting at its gate, when it had not made its group yet).
+        def live_children():
+            return {pid for pid, st in children_of(self.jobd.proc.pid) if st not in "ZX"}
+        before = live_children()
+        for _ in range(8):
+            t = self.run_task({"argv": ["sleep", "1000"]}, timeout=0)
+            self.assertEqual((t["state"], t["error"]["type"]), ("failed", "timeout"), t)
+        r = self.jobd.post("/v1/gather", {"tasks": [{"kind": "exec", "exec": {"argv": ["sleep", "1000"]}}
+                                                    for _ in range(4)], "timeout": 0})
+        self.assertEqual(r.status, 504, r)
+        wait_until(lambda: live_children() <= before,
+                   what="no process left of tasks stopped before they ran")
+
     def test_cancel_script_trapping_term_with_grandchildren(self):
         d = self.dir
         script = ("trap 'echo term >> {d}/log' TERM; "
