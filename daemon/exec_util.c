@@ -24,6 +24,27 @@
 /* How far a live leader's start may be from the task's started_at and still
  * be taken for the process this task spawned (see exec_group_is_ours). */
 #define EXEC_START_SLACK_MS 2000
+/* What a message quotes of a name (argv[0], a cwd), in bytes. */
+#define EXEC_QUOTE_MAX 200
+
+/* A name a message quotes: whole if short, else its first bytes up to a
+ * character's start and "...", so that the reason after it always fits and
+ * the message stays UTF-8 (a cut inside a character made it invalid, and
+ * the error lost its message altogether). */
+static const char *
+exec_shorten(const char *s, char *buf, size_t len)
+{
+	size_t n = strlen(s);
+
+	if (n < len)
+		return s;
+	n = len - 4;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	memcpy(buf, s, n);
+	memcpy(buf + n, "...", 4);
+	return buf;
+}
 
 static const char *const exec_members[] = { "argv", "env", "cwd", "stdin", NULL };
 
@@ -348,7 +369,10 @@ exec_child_start(const json_t *spec, const struct exec_base *b, struct exec_spaw
 		k->argv[i] = (char *)json_string_value(json_array_get(jargv, i));
 	k->envp = exec_envp_build(b, json_object_get(spec, "env"), task_id);
 	if (cwd != NULL && (e = exec_cwd_check(cwd)) != 0) {
-		snprintf(why, len, "cannot use cwd \"%s\": %s", cwd, strerror(e));
+		char name[EXEC_QUOTE_MAX];
+
+		snprintf(why, len, "cannot use cwd \"%s\": %s", exec_shorten(cwd, name, sizeof name),
+		    strerror(e));
 		goto out;
 	}
 	if ((e = exec_resolve(k->argv[0], exec_envp_get(k->envp, "PATH"), cwd, &k->path)) != 0) {
@@ -357,7 +381,11 @@ exec_child_start(const json_t *spec, const struct exec_base *b, struct exec_spaw
 	}
 	if (exec_pipe_open(outp) == -1 || exec_pipe_open(errp) == -1 ||
 	    (json_is_string(jin) && json_string_length(jin) > 0 && exec_pipe_open(inp) == -1)) {
-		snprintf(why, len, "cannot make pipes for \"%s\": %s", k->argv[0], strerror(errno));
+		char name[EXEC_QUOTE_MAX];
+
+		e = errno;
+		snprintf(why, len, "cannot make pipes for \"%s\": %s",
+		    exec_shorten(k->argv[0], name, sizeof name), strerror(e));
 		goto out;
 	}
 	sa = (struct exec_spawn_args){ .path = k->path, .argv = k->argv, .envp = k->envp,
@@ -386,8 +414,10 @@ out:
 void
 exec_cannot_run(const json_t *spec, int e, char *buf, size_t len)
 {
-	snprintf(buf, len, "cannot run \"%s\": %s",
-	    json_string_value(json_array_get(json_object_get(spec, "argv"), 0)), strerror(e));
+	char name[EXEC_QUOTE_MAX];
+
+	snprintf(buf, len, "cannot run \"%s\": %s", exec_shorten(json_string_value(
+	    json_array_get(json_object_get(spec, "argv"), 0)), name, sizeof name), strerror(e));
 }
 
 void

@@ -264,6 +264,23 @@ class TestSpawn(ExecCase):
         err = self.run_failed({"argv": ["true"], "cwd": self.path("file")}, "spawn_failed")
         self.assertIn("Not a directory", err["message"])
 
+    def test_spawn_failed_long_names_keep_the_reason(self):
+        # A long name is shortened in the message, never the reason after
+        # it; a cut inside a character would leave no valid message at all.
+        ascii = "/nonexistent" + ("/" + "a" * 100) * 30      # 3 KB, 101-byte parts
+        accents = "/nonexistent" + ("/x" + "\u00e9" * 100) * 10  # 2 KB, 2-byte characters
+        for spec, why in (({"argv": [ascii]}, "No such file or directory"),
+                          ({"argv": [accents]}, "No such file or directory"),
+                          ({"argv": ["/" + accents]}, "No such file or directory"),  # odd offsets
+                          ({"argv": ["true"], "cwd": accents}, "No such file or directory"),
+                          ({"argv": ["true"], "cwd": ascii}, "No such file or directory"),
+                          ({"argv": ["/" + "a" * 300]}, "File name too long")):
+            with self.subTest(spec=str(spec)[:40]):
+                err = self.run_failed(spec, "spawn_failed")
+                self.assertTrue(err["message"].endswith(": " + why), err["message"])
+                self.assertIn("...", err["message"])
+                self.assertLess(len(err["message"].encode()), 512)
+
     def test_bad_specs(self):
         bad = [
             [], "true", {}, {"argv": []}, {"argv": "true"}, {"argv": [1]},
