@@ -41,6 +41,12 @@ struct kind_ops {
 	void (*start)(struct task *t, const struct kind_env *env);
 	/* Begin stopping; finishes later (or at once) through env->done. */
 	void (*cancel)(struct task *t);
+	/* Optional: the task ended in time and only finishes off (an exec
+	 * task's program has exited; what it left in its group is being
+	 * stopped): its deadline passing now changes nothing.  (A cancel still
+	 * does: the task shows "running" until it is done, and a cancel of a
+	 * running task ends it "cancelled".) */
+	int  (*ended)(const struct task *t);
 	/* After a restart, for a task found running: 0 resumed, -1 it cannot be
 	 * (clean up what an earlier run left and let it end "interrupted"). */
 	int  (*resume)(struct task *t, const struct kind_env *env);

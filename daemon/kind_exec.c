@@ -637,6 +637,17 @@ kind_exec_cancel(struct task *t)
 	exec_timer_in(r, exec_grace_ms(r));
 }
 
+/* The leader has exited: its status is the task's, whatever the rest of
+ * its group takes to go (exit 0 within the deadline is a success, even if a
+ * child it left ignores SIGTERM past it). */
+static int
+kind_exec_ended(const struct task *t)
+{
+	const struct exec_run *r = t->kstate;
+
+	return r != NULL && r->reaped;
+}
+
 /* A run cannot be taken over after a restart (we are not its parent and its
  * pipes are gone): kill what is left of it and let it end "interrupted". */
 static int
@@ -753,6 +764,7 @@ const struct kind_ops kind_exec_ops = {
 	.prepare = kind_exec_prepare,
 	.start = kind_exec_start,
 	.cancel = kind_exec_cancel,
+	.ended = kind_exec_ended,
 	.resume = kind_exec_resume,
 	.release = kind_exec_release,
 	.slots = kind_exec_slots,

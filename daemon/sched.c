@@ -197,6 +197,7 @@ sched_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	struct sched_kind *sk = t->owner;
 	int64_t            end = t->started_at + (int64_t)(t->timeout * 1000 + 0.5);
 	struct timeval     tv;
+	int                ended;
 
 	/* libevent counts from its cached loop time: never fire early. */
 	if (time_now_ms() < end) {
@@ -204,8 +205,12 @@ sched_deadline_cb(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(t->deadline_ev, &tv);
 		return;
 	}
-	log_info("task %lld: its timeout of %g s passed", (long long)t->id, t->timeout);
-	sched_cancel(sk->sched, t, TASK_STOP_DEADLINE);
+	/* Ended in time, it is only finishing off: how it ended stands. */
+	ended = !t->starting && sk->ops->ended != NULL && sk->ops->ended(t);
+	log_info("task %lld: its timeout of %g s passed%s", (long long)t->id, t->timeout,
+	    ended ? " after it ended; it stays as it ended" : "");
+	if (!ended)
+		sched_cancel(sk->sched, t, TASK_STOP_DEADLINE);
 }
 
 static void

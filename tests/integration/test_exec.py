@@ -7,7 +7,9 @@ never pass for the original process.
 """
 import os
 import pwd
+import re
 import shutil
+import signal
 import sqlite3
 import tempfile
 import threading
@@ -530,6 +532,56 @@ class TestStop(ExecCase):
 
 
 # -- 5. limits ------------------------------------------------------------
+class TestEndedWhileItsGroupStops(ExecCase):
+    """The program has exited; a child it left ignores SIGTERM, and the
+    grace before SIGKILL is long: the task is still running, but its
+    program ended in time. Its deadline passing then changes nothing."""
+    JOBD_ARGS = ("--kill-grace", "60")
+
+    def leave_child(self, **extra):
+        d = self.dir
+        # The child writes its pid once it ignores SIGTERM; the leader
+        # exits only then (its exit sends the group SIGTERM).
+        script = ("sh -c 'trap \"\" TERM; echo $$ > {d}/child.tmp; mv {d}/child.tmp {d}/child; "
+                  "exec sleep 1000' & "
+                  "while [ ! -e {d}/child ]; do sleep 0.01; done; "
+                  "echo $$ > {d}/leader; echo done").format(d=d)
+        t = self.jobd.create("exec", exec_spec(script), **extra)
+        child = Proc(read_pid(self.path("child")))
+        leader = read_pid(self.path("leader"))
+        wait_until(lambda: (proc_stat(leader) or "Z")[0] in "ZX", what="the leader to exit")
+        self.addCleanup(lambda: child.alive() and os.kill(child.pid, signal.SIGKILL))
+        self.assertEqual(self.jobd.task(t["id"])["state"], "running")
+        return t, child
+
+    def test_exit_0_before_the_deadline_succeeds(self):
+        t, child = self.leave_child(timeout=1)
+        # Past the task's deadline, with the child still there.
+        wait_until(lambda: re.search(r"task %d: its timeout of 1 s passed" % t["id"],
+                                     self.jobd.logtext()), what="the deadline")
+        self.assertTrue(child.alive())
+        os.kill(child.pid, signal.SIGKILL)
+        t = self.jobd.wait_state(t["id"], ("succeeded", "failed", "cancelled"))
+        self.assertEqual(t["state"], "succeeded", t)
+        self.assertEqual((t["result"]["exit_code"], t["result"]["stdout"]), (0, "done\n"))
+
+    def test_cancel_after_the_exit_still_cancels(self):
+        # The task shows "running" until its group is gone, and the
+        # contract ends a running task that is cancelled "cancelled".
+        t, child = self.leave_child()
+        answer = {}
+
+        def cancel():
+            answer["r"] = self.jobd.post("/v1/tasks/%d/cancel" % t["id"])
+        th = threading.Thread(target=cancel)
+        th.start()
+        wait_until(lambda: self.jobd.task(t["id"]).get("cancelling"), what="the cancel")
+        os.kill(child.pid, signal.SIGKILL)
+        th.join(DEADLINE)
+        r = answer["r"]
+        self.assertEqual((r.status, r.json["state"]), (200, "cancelled"), r)
+
+
 class TestLimits(ExecCase):
     JOBD_ARGS = ("--max-exec", "2")
 
