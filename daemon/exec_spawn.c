@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -142,12 +143,20 @@ struct exec_slot {
 };
 
 int
-exec_spawner_init(struct exec_spawner *sp)
+exec_spawner_init(struct exec_spawner *sp, uint64_t nofile_soft)
 {
+	struct rlimit rl;
+
 	memset(sp, 0, sizeof *sp);
 	if ((sp->slots = calloc(EXEC_SLOTS_MIN, sizeof *sp->slots)) == NULL)
 		return -1;
 	sp->capslots = EXEC_SLOTS_MIN;
+	if (nofile_soft != 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && nofile_soft < rl.rlim_cur) {
+		sp->nofile[0] = nofile_soft;
+		sp->nofile[1] = rl.rlim_max;
+		sp->nofile_set = 1;
+	}
 	return 0;
 }
 
@@ -312,6 +321,8 @@ exec_child_main(void *arg)
 	 * at their default already. */
 	for (i = 0; i < sl->sp->nreset; i++)
 		exec_sys(SYS_rt_sigaction, sl->sp->reset[i], (long)&dfl, 0, KSIGSET_SIZE);
+	if (sl->sp->nofile_set)
+		exec_sys(SYS_prlimit64, 0, RLIMIT_NOFILE, (long)sl->sp->nofile, 0);
 	if (a->in == -1) {
 		if ((rc = exec_sys(SYS_openat, AT_FDCWD, (long)"/dev/null", O_RDONLY, 0)) < 0)
 			goto fail;

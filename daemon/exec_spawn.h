@@ -5,6 +5,7 @@
 #define EXEC_SPAWN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct exec_slot;
@@ -20,9 +21,15 @@ struct exec_spawner {
 	int                known;
 	int                nreset;
 	unsigned char      reset[64];
+	/* The open-file limit children get back: jobd raises its own soft
+	 * limit for its connections; a program gets the one jobd was given
+	 * (1024 by default: a program using select(2) counts on it). */
+	int                nofile_set;
+	uint64_t           nofile[2];     /* soft, hard: struct rlimit64 */
 };
 
-int  exec_spawner_init(struct exec_spawner *sp);
+/* nofile_soft: the soft open-file limit children run with (0: ours). */
+int  exec_spawner_init(struct exec_spawner *sp, uint64_t nofile_soft);
 /* Waits up to a second for a child still before its exec; a stack one
  * still runs on after that is left mapped (only at exit). */
 void exec_spawner_clear(struct exec_spawner *sp);

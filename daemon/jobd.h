@@ -32,6 +32,7 @@ struct jobd_config {
 	double      memory_horizon; /* seconds: running tasks idle longer wait on disk */
 	const char *allow_origin; /* comma-separated origins browsers may use */
 	const char *allow_host;   /* comma-separated extra Host names */
+	uint64_t    nofile_soft;  /* the open-file soft limit we were given: our programs' */
 };
 
 /* The daemon: everything mutable lives here, reached through this. */

@@ -687,7 +687,7 @@ kind_exec_init(struct kind_env *env)
 	if ((ctx = calloc(1, sizeof *ctx)) == NULL)
 		fatal("out of memory");
 	exec_base_init(&ctx->base);
-	if (exec_spawner_init(&ctx->spawner) == -1) {
+	if (exec_spawner_init(&ctx->spawner, env->cfg->nofile_soft) == -1) {
 		log_err("exec: cannot set up spawning: %s", strerror(errno));
 		exec_base_clear(&ctx->base);
 		free(ctx);

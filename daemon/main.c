@@ -336,6 +336,7 @@ main_raise_nofile(struct main_ctx *m)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
+	m->jd.cfg.nofile_soft = rl.rlim_cur == RLIM_INFINITY ? 0 : (uint64_t)rl.rlim_cur;
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)m->jd.cfg.max_conns + 256) {

@@ -8,6 +8,7 @@ never pass for the original process.
 import os
 import pwd
 import re
+import resource
 import shutil
 import signal
 import sqlite3
@@ -677,6 +678,25 @@ class TestHygiene(ExecCase):
             self.cancel(o["id"])
         conn.getresponse().read()
         conn.close()
+
+    def test_programs_get_the_open_file_limit_jobd_was_given(self):
+        # jobd raises its own soft limit for its connections; a program
+        # gets back the one jobd started with (select(2) counts on 1024).
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = 1000 if hard == resource.RLIM_INFINITY or hard > 1000 else hard - 1
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        try:
+            j = Jobd().start()
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        self.addCleanup(j.cleanup)
+        self.addCleanup(j.stop)
+        with open("/proc/%d/limits" % j.proc.pid) as f:
+            line = [l for l in f if l.startswith("Max open files")][0].split()
+        self.assertEqual(line[3], line[4], "jobd did not raise its own soft limit")
+        t = j.create("exec", {"argv": ["sh", "-c", "ulimit -Sn; ulimit -Hn"]})
+        t = j.wait_state(t["id"], ("succeeded", "failed"))
+        self.assertEqual(t["result"]["stdout"].split(), [str(want), line[4]], t)
 
     def test_daemon_fds_not_leaking(self):
         def nfds():
