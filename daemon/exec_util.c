@@ -427,7 +427,11 @@ exec_signame(int sig, char *buf, size_t len)
 
 	if (abbr != NULL)
 		snprintf(buf, len, "SIG%s", abbr);
-	else if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+	else if (sig == SIGRTMIN)
+		snprintf(buf, len, "SIGRTMIN");      /* as kill -l and Python name the ends */
+	else if (sig == SIGRTMAX)
+		snprintf(buf, len, "SIGRTMAX");
+	else if (sig > SIGRTMIN && sig < SIGRTMAX)
 		snprintf(buf, len, "SIGRTMIN+%d", sig - SIGRTMIN);
 	else
 		snprintf(buf, len, "SIG%d", sig);

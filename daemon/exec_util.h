@@ -58,7 +58,7 @@ int     exec_child_start(const json_t *spec, const struct exec_base *b, struct e
             size_t len);
 /* The spawn_failed message for a spec whose program could not run: errno e. */
 void    exec_cannot_run(const json_t *spec, int e, char *buf, size_t len);
-/* "SIGTERM", "SIGRTMIN+3", "SIG99". */
+/* "SIGTERM", "SIGRTMIN", "SIGRTMIN+3", "SIGRTMAX", "SIG99". */
 void    exec_signame(int sig, char *buf, size_t len);
 
 /* 1 if a process that is not a zombie is in group pgid.  An orphan's zombie

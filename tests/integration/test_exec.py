@@ -399,6 +399,13 @@ class TestExit(ExecCase):
         err = self.run_failed(exec_spec("kill -USR1 $$"), "exit_status")
         self.assertEqual(err["signal"], "SIGUSR1")
         self.assertOutputMembers(err)
+        # Real-time signals by the names kill -l and Python's signal give.
+        script = "import os, signal; os.kill(os.getpid(), signal.%s)"
+        for name, want in (("SIGRTMIN", "SIGRTMIN"), ("SIGRTMAX", "SIGRTMAX"),
+                           ("SIGRTMIN + 2", "SIGRTMIN+2")):
+            err = self.run_failed({"argv": ["/usr/bin/python3", "-c", script % name]},
+                                  "exit_status")
+            self.assertEqual(err["signal"], want, name)
 
     def test_children_reaped(self):
         ids = [self.jobd.create("exec", exec_spec("exit %d" % (i % 3)))["id"] for i in range(30)]
