@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "httpd_impl.h"
+#include "json_util.h"
 #include "json_write.h"
 #include "log.h"
 
@@ -49,7 +50,12 @@ httpd_reply_error(struct req *r, unsigned status, const char *code, json_t *extr
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	body = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+	/* msg may quote a path, a header or a member name as the client sent
+	 * it, or be cut inside a character: made valid UTF-8, else there is no
+	 * JSON to send. */
+	if ((body = json_pack("{s:{s:s, s:o}}", "error", "code", code, "message",
+	    ju_string_lossy((const unsigned char *)msg, strlen(msg)))) == NULL)
+		fatal("out of memory");
 	if (extra != NULL) {
 		json_object_update_missing(body, extra);
 		json_decref(extra);

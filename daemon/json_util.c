@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "json_util.h"
+#include "log.h"
 
 int
 err_set(struct err *e, int status, const char *fmt, ...)
@@ -180,4 +181,15 @@ ju_string_lossy(const unsigned char *p, size_t n)
 	s = json_stringn((const char *)buf, (size_t)(o - buf));
 	free(buf);
 	return s;
+}
+
+json_t *
+ju_error(const char *type, const char *msg)
+{
+	json_t *e, *m;
+
+	if ((m = ju_string_lossy((const unsigned char *)msg, strlen(msg))) == NULL ||
+	    (e = json_pack("{s:s, s:o}", "type", type, "message", m)) == NULL)
+		fatal("out of memory");
+	return e;
 }

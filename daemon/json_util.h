@@ -24,6 +24,9 @@ int  ju_opt_bool(const json_t *obj, const char *name, int *out, struct err *e);
 /* A JSON string with valid UTF-8 made from arbitrary bytes (bad bytes -> U+FFFD). */
 json_t *ju_string_lossy(const unsigned char *p, size_t n);
 int  ju_is_utf8(const unsigned char *p, size_t n);
+/* {"type": type, "message": msg}, msg made valid UTF-8 (it may quote what a
+ * client sent, or be cut inside a character): never NULL. */
+json_t *ju_error(const char *type, const char *msg);
 /* Takes about the memory j holds (its strings and keys, 16 bytes a value)
  * from *budget: 0, or -1 as soon as the budget is spent.  NULL costs 0. */
 int  ju_cost(const json_t *j, size_t *budget);

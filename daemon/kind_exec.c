@@ -360,10 +360,8 @@ exec_outcome_json(const struct exec_run *r, int with_signal)
 static json_t *
 exec_error_json(const char *type, const char *msg, json_t *members)
 {
-	json_t *e = json_object();
+	json_t *e = ju_error(type, msg);
 
-	json_object_set_new(e, "type", json_string(type));
-	json_object_set_new(e, "message", json_string(msg));
 	if (members != NULL)
 		json_object_update(e, members);
 	json_decref(members);

@@ -208,11 +208,7 @@ http_set_response(json_t *o, struct http_xfer *x, long status)
 static json_t *
 http_error_new(const char *type, const char *msg)
 {
-	json_t *e;
-
-	if ((e = json_pack("{s:s, s:s}", "type", type, "message", msg)) == NULL)
-		fatal("out of memory");
-	return e;
+	return ju_error(type, msg);   /* curl's text may quote a host, cut anywhere */
 }
 
 /* Detach from the loop and free everything but the task. */

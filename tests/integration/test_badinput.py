@@ -418,6 +418,51 @@ class BrowserTest(BadInputBase):
             self.assertEqual(r.status, 200, (host, r))
 
 
+class TextTest(BadInputBase):
+    """An error message may quote what the client sent: bytes that are not
+    UTF-8, or a long text cut inside a character.  The answer is still JSON
+    (its message made valid UTF-8), and jobd goes on serving: it exited on
+    the first such request."""
+
+    def send(self, head, body=b""):
+        s = raw_connect(self.jobd.port, head + body)
+        try:
+            return read_response(s)
+        finally:
+            s.close()
+
+    def request(self, method, target, headers=b"", body=b""):
+        head = (b"%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s" % (method, target, self.jobd.port, headers))
+        if body:
+            head += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+        return self.send(head + b"Connection: close\r\n\r\n", body)
+
+    def test_bytes_that_are_not_utf8(self):
+        cases = [(b"GET", b"/healthz", b"Origin: http://\xff\r\n", 403, "forbidden"),
+                 (b"GET", b"/healthz", b"Sec-Fetch-Site: \xff\r\n", 403, "forbidden"),
+                 (b"GET", b"/\xff", b"", 404, "not_found"),
+                 (b"DELETE", b"/healthz\xff", b"", 404, "not_found"),
+                 (b"GET", b"/v1/tasks?state=%ff", b"", 400, "bad_request"),
+                 (b"GET", b"/v1/tasks?%ff=1", b"", 400, "bad_request"),
+                 (b"GET", b"/v1/tasks/1/result?timeout=%ff", b"", 400, "bad_request")]
+        for method, target, headers, status, code in cases:
+            r = self.request(method, target, headers)
+            self.bad(r, status, code, (method, target, headers))
+
+    def test_long_text_cut_inside_a_character(self):
+        e = "\u00e9" * 300
+        for target in (b"/x" + b"%C3%A9" * 300, b"/" + b"%C3%A9" * 300, ("/x" + e).encode()):
+            self.bad(self.request(b"GET", target), 404, "not_found", target[:20])
+        for body in ({"kind": "sleep", "sleep": {"seconds": 0}, e: 1},
+                     {"kind": "sleep", "sleep": {"seconds": 0, "x" + e: 1}},
+                     {"kind": "x" + e, "sleep": {"seconds": 0}}):
+            data = json.dumps(body, ensure_ascii=False).encode()
+            self.bad(self.request(b"POST", b"/v1/tasks", body=data), 400, "bad_request",
+                     str(body)[:30])
+        data = json.dumps({"ids": [self.tid], "return_when": "x" + e}, ensure_ascii=False).encode()
+        self.bad(self.request(b"POST", b"/v1/wait", body=data), 400, "bad_request", "return_when")
+
+
 class BodyLimitTest(BadInputBase):
     JOBD_ARGS = ("--max-body", "1024")
 
