@@ -268,7 +268,9 @@ sched_pump(struct sched_kind *sk)
 {
 	struct task *t;
 
-	if (sk->pumping)
+	/* Stopping: what is pending stays so, and runs after the restart (a
+	 * program started now would be killed before it could finish). */
+	if (sk->pumping || sk->sched->jd->stopping)
 		return;
 	sk->pumping = 1;
 	do {

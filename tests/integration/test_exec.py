@@ -748,6 +748,29 @@ class TestRestart(ExecCase):
         self.assertEqual(t["error"]["type"], "interrupted")
         wait_until(lambda: not any(p.alive() for p in procs), what="the old group killed")
 
+    def test_nothing_starts_once_stopping(self):
+        # A program that ends while jobd stops frees its slot; the next one
+        # must stay pending (and run after the restart, once), not start
+        # only to be killed a moment later and end "interrupted".  (The
+        # first program ends as soon as jobd logs its stop; the window it
+        # has before jobd exits is about 0.1 s: a slow machine may miss it,
+        # and then this passes without showing anything.)
+        j = Jobd(["--max-exec", "1"]).start()
+        self.addCleanup(j.cleanup)
+        first = j.create("exec", exec_spec(
+            "until grep -q 'stopping' %s; do sleep 0.005; done" % j.log_path))
+        j.wait_state(first["id"], "running")
+        second = j.create("exec", exec_spec("echo ran >> %s/second" % self.dir))
+        self.assertEqual(j.task(second["id"])["state"], "pending")
+        self.assertEqual(j.stop(), 0)
+        self.assertFalse(os.path.exists(self.path("second")), "it started while jobd stopped")
+        j2 = Jobd(["--max-exec", "1"], db_dir=j.dir).start()
+        self.addCleanup(j2.stop)
+        t = j2.wait_state(second["id"], ("succeeded", "failed", "cancelled"))
+        self.assertEqual(t["state"], "succeeded", t)
+        with open(self.path("second")) as f:
+            self.assertEqual(f.read(), "ran\n")
+
     def test_process_group_committed_with_running(self):
         # A restart can only kill a group whose pgid is on disk: it must be
         # there as soon as "running" is, not some time after.
