@@ -355,8 +355,6 @@ httpd_completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ---- the daemons and the listeners --------------------------------------- */
 
-static void httpd_watch_listeners(struct httpd *h, int on);
-
 /* Every connection opened and closed, to spread them and keep the limit. */
 static void
 httpd_conn_cb(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -372,8 +370,6 @@ httpd_conn_cb(void *cls, struct MHD_Connection *c, void **socket_context,
 	}
 	sh->nconns--;
 	h->nconns--;
-	if (!h->accepting && !h->stopping && h->nconns < h->cfg.max_conns)
-		httpd_watch_listeners(h, 1);
 }
 
 /* Fill one daemon at a time, up to HTTPD_SHARD_FILL connections: a light
@@ -397,6 +393,40 @@ httpd_pick_shard(struct httpd *h)
 	return best != NULL && best->nconns < h->cfg.max_conns ? best : NULL;
 }
 
+/* Past the connection limit a new connection is told so at once, as the
+ * contract has it (503 overloaded), rather than left waiting in the listen
+ * backlog for a slot that idle or slow clients may hold for minutes.  The
+ * request it may have sent already is read first, so that the close sends
+ * a FIN after the answer, not a reset that could lose it.  Over TLS there
+ * is nothing plain to say: it is closed. */
+#define HTTPD_FULL_BODY \
+	"{\"error\":{\"code\":\"overloaded\",\"message\":\"too many connections; try again later\"}}"
+#define HTTPD_FULL_ANSWER \
+	"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n" \
+	"Retry-After: 1\r\nConnection: close\r\n"
+
+static void
+httpd_refuse_full(struct httpd *h, int c)
+{
+	char    buf[4096];
+	int     n;
+
+	if (!h->full_logged) {
+		log_warn("http: %u connections, the limit: new ones are answered 503 until one closes",
+		    h->nconns);
+		h->full_logged = 1;
+	}
+	if (h->cfg.tls_cert == NULL) {
+		while (recv(c, buf, sizeof buf, MSG_DONTWAIT) > 0)
+			;
+		n = snprintf(buf, sizeof buf, HTTPD_FULL_ANSWER "Content-Length: %zu\r\n\r\n%s",
+		    sizeof HTTPD_FULL_BODY - 1, HTTPD_FULL_BODY);
+		(void)!send(c, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		shutdown(c, SHUT_WR);
+	}
+	close(c);
+}
+
 static void
 httpd_accept_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -408,20 +438,17 @@ httpd_accept_cb(evutil_socket_t fd, short what, void *arg)
 	int                     i, c;
 
 	for (i = 0; i < HTTPD_ACCEPTS; i++) {
-		if (h->nconns >= h->cfg.max_conns) {
-			httpd_watch_listeners(h, 0);   /* the rest wait in the backlog */
-			return;
-		}
 		sl = sizeof ss;
 		if ((c = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_warn("http: accept: %s", strerror(errno));
 			return;
 		}
-		if ((sh = httpd_pick_shard(h)) == NULL) {
-			close(c);
+		if (h->nconns >= h->cfg.max_conns || (sh = httpd_pick_shard(h)) == NULL) {
+			httpd_refuse_full(h, c);
 			continue;
 		}
+		h->full_logged = 0;
 		/* MHD closes the socket itself if it cannot take it. */
 		if (MHD_add_connection(sh->d, c, (struct sockaddr *)&ss, sl) != MHD_YES)
 			log_warn("http: a new connection was refused: %s", strerror(errno));
@@ -521,9 +548,10 @@ httpd_new(const struct httpd_config *cfg, struct err *e)
 	TAILQ_INIT(&h->parked);
 	TAILQ_INIT(&h->held);
 	TAILQ_INIT(&h->resuming);
-	/* Parked requests count against the connection limit: keep 5% free so
-	 * the request that finishes their task can still get in. */
-	h->max_parked = cfg->max_conns - cfg->max_conns / 20;
+	/* Parked requests count against the connection limit: keep 5% free
+	 * (2 at least: 5% of the smallest limit is none) so the request that
+	 * finishes their task can get in. */
+	h->max_parked = cfg->max_conns - (cfg->max_conns >= 40 ? cfg->max_conns / 20 : 2);
 	h->resume_ev = event_new(cfg->base, -1, 0, httpd_resume_cb, h);
 	for (; h->nshards < HTTPD_SHARDS; h->nshards++)
 		if (httpd_shard_start(h, &h->shards[h->nshards], e) < 0) {

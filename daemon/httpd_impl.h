@@ -86,6 +86,7 @@ struct httpd {
 	size_t                 nls;
 	unsigned               nconns;      /* open connections, all shards */
 	int                    accepting;   /* the listeners are watched */
+	int                    full_logged; /* "at the limit" said, since the last accept */
 	struct event          *resume_ev;
 	struct req_list        parked;
 	struct req_list        held;

@@ -448,6 +448,9 @@ waiter_start(struct waiters *ws, struct req *req, const struct waiter_args *a,
 	if (httpd_park(req, waiter_gone_cb, w) < 0) {
 		waiter_reply_error(w, 503, "overloaded", json_object(),
 		    "too many clients are waiting; try again later");
+		/* Kept alive, the refused connection would hold one of the
+		 * slots kept for the requests that do not wait. */
+		httpd_add_header(req, "Connection", "close");
 		waiter_free(w);
 		return 0;
 	}

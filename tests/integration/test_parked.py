@@ -111,8 +111,9 @@ class ParkedTest(JobdTestCase):
 
 
 class ConnectionLimitTest(JobdTestCase):
-    """--max-connections: past the limit new connections wait in the
-    kernel's backlog, and are served as soon as one closes."""
+    """--max-connections: past the limit a new connection is answered 503
+    overloaded at once (the contract's "over a connection limit") and
+    closed; once one closes, new ones are served again."""
     LIMIT = 16
     JOBD_ARGS = ("--max-connections", str(LIMIT))
 
@@ -121,26 +122,61 @@ class ConnectionLimitTest(JobdTestCase):
         r = jobdtest.read_response(s)
         self.assertEqual(r.status, 200, r)
 
-    def test_past_the_limit_connections_wait(self):
+    def assertOverloaded(self, r):
+        self.assertEqual(r.status, 503, r)
+        self.assertEqual(json.loads(r.body)["error"]["code"], "overloaded", r)
+        self.assertEqual(r.headers.get("connection"), "close", r)
+
+    def test_past_the_limit_answered_503(self):
         held = []
         try:
             for _ in range(self.LIMIT):
                 s = socket.create_connection(("127.0.0.1", self.jobd.port), timeout=30)
                 self.keepalive_healthz(s)      # accepted, and kept open
                 held.append(s)
-            extra = socket.create_connection(("127.0.0.1", self.jobd.port), timeout=30)
-            held.append(extra)
-            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            extra.settimeout(0.5)
-            with self.assertRaises(socket.timeout, msg="served past the connection limit"):
-                extra.recv(1)
+            for _ in range(3):
+                extra = socket.create_connection(("127.0.0.1", self.jobd.port), timeout=30)
+                try:
+                    extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                    self.assertOverloaded(jobdtest.read_response(extra))
+                    self.assertEqual(extra.recv(1), b"", "left open past the limit")
+                finally:
+                    extra.close()
             held.pop(0).close()
-            extra.settimeout(30)
-            r = jobdtest.read_response(extra)
-            self.assertEqual(r.status, 200, r)
+            r = jobdtest.wait_until(lambda: (lambda r: r if r.status == 200 else None)(
+                self.jobd.get("/healthz")), what="a slot again")
+            self.assertEqual(r.json, {"status": "ok"})
         finally:
             for s in held:
                 s.close()
+
+    def test_waiters_past_their_share_closed(self):
+        # Waiters may take 95% of the connections (here 14 of 16: 2 at
+        # least stay free); the one refused beyond that is closed, so that
+        # the rest stays free for the requests that do not wait.
+        t = self.jobd.create("sleep", {"seconds": 600})
+        held = []
+        try:
+            for _ in range(self.LIMIT - 2):
+                s = socket.create_connection(("127.0.0.1", self.jobd.port), timeout=30)
+                s.sendall(raw_get("/v1/tasks/%d/result" % t["id"], self.jobd.port).replace(
+                    b"Connection: close\r\n", b""))
+                held.append(s)
+            jobdtest.wait_until(lambda: b"jobd_waiting_clients %d\n" % len(held)
+                                in self.jobd.get("/metrics").body, what="the waiters parked")
+            s = socket.create_connection(("127.0.0.1", self.jobd.port), timeout=30)
+            held.append(s)
+            s.sendall(raw_get("/v1/tasks/%d/result" % t["id"], self.jobd.port).replace(
+                b"Connection: close\r\n", b""))
+            r = jobdtest.read_response(s)
+            self.assertEqual(r.status, 503, r)
+            self.assertEqual(r.headers.get("connection"), "close", r)
+            self.assertEqual(s.recv(1), b"", "the refused waiter's connection kept a slot")
+            self.assertEqual(self.jobd.get("/healthz").status, 200)
+        finally:
+            for s in held:
+                s.close()
+            self.jobd.post("/v1/tasks/%d/cancel" % t["id"])
 
 
 if __name__ == "__main__":
