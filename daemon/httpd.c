@@ -228,13 +228,49 @@ httpd_queue(struct req *r)
 	return ret;
 }
 
+struct httpd_framing {
+	int length, encoding, host;
+};
+
+static enum MHD_Result
+httpd_framing_cb(void *arg, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct httpd_framing *f = arg;
+
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		f->length++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		f->encoding++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+		f->host++;
+	return MHD_YES;
+}
+
+/* Where a proxy in front might read the request otherwise than MHD does
+ * (request smuggling), or its Host is ambiguous: what is wrong, else NULL.
+ * RFC 9112 3.2 and 6.3 ask for a 400 and a closed connection. */
+static const char *
+httpd_framing_problem(struct MHD_Connection *c)
+{
+	struct httpd_framing f = { 0 };
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, httpd_framing_cb, &f);
+	if (f.length > 1)
+		return "more than one Content-Length header";
+	if (f.length > 0 && f.encoding > 0)
+		return "both Content-Length and Transfer-Encoding";
+	if (f.host > 1)
+		return "more than one Host header";
+	return NULL;
+}
+
 static enum MHD_Result
 httpd_first_call(struct httpd_shard *sh, struct MHD_Connection *c, const char *url,
     const char *method, void **con_cls)
 {
 	struct httpd *h = sh->h;
 	struct req   *r;
-	const char   *cl;
+	const char   *cl, *bad;
 
 	if ((r = calloc(1, sizeof *r)) == NULL)
 		return MHD_NO;
@@ -246,6 +282,11 @@ httpd_first_call(struct httpd_shard *sh, struct MHD_Connection *c, const char *u
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);
 	*con_cls = r;
 	r->wants_body = h->cfg.wants_body(h->cfg.arg, method, url);
+	if ((bad = httpd_framing_problem(c)) != NULL) {
+		httpd_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request", NULL, "the request has %s", bad);
+		httpd_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+		return httpd_queue(r);
+	}
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (r->wants_body && cl != NULL && strtoull(cl, NULL, 10) > h->cfg.max_body) {
 		/* Early: MHD closes the connection and never reads the body. */

@@ -463,6 +463,39 @@ class TextTest(BadInputBase):
         self.bad(self.request(b"POST", b"/v1/wait", body=data), 400, "bad_request", "return_when")
 
 
+class FramingTest(BadInputBase):
+    """Requests a proxy in front might frame otherwise than jobd (request
+    smuggling), or whose Host is ambiguous: 400, and the connection closed
+    (RFC 9112 3.2, 6.3).  Nothing is created."""
+
+    def test_ambiguous_framing_refused(self):
+        body = json.dumps({"kind": "sleep", "sleep": {"seconds": 0}}).encode()
+        chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        port = self.jobd.port
+        cases = [
+            (b"Content-Length: %d\r\nContent-Length: %d\r\n" % (len(body), len(body) + 5), body),
+            (b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n" % len(body), chunked),
+            (b"Transfer-Encoding: chunked\r\nContent-Length: 6\r\n", chunked),
+        ]
+        for headers, data in cases:
+            head = (b"POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                    b"Content-Type: application/json\r\n%s\r\n" % (port, headers))
+            s = raw_connect(port, head + data)
+            try:
+                r = read_response(s, "POST")
+                self.assertEqual(r.headers.get("connection"), "close", (headers, r))
+            finally:
+                s.close()
+            self.bad(r, 400, "bad_request", headers)
+        head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nHost: evil.example\r\n\r\n" % port
+        s = raw_connect(port, head)
+        try:
+            r = read_response(s)
+        finally:
+            s.close()
+        self.bad(r, 400, "bad_request", "two Host headers", names="Host")
+
+
 class BodyLimitTest(BadInputBase):
     JOBD_ARGS = ("--max-body", "1024")
 
