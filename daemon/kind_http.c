@@ -504,7 +504,13 @@ http_setup_io(struct http_xfer *x)
 	    (rc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_write_cb)) != CURLE_OK ||
 	    (rc = curl_easy_setopt(c, CURLOPT_WRITEDATA, x)) != CURLE_OK)
 		return rc;
-	return CURLE_OK;
+	/* A transfer stopped while its host name is being looked up (a cancel,
+	 * the task's deadline) would make curl_multi_remove_handle wait on the
+	 * loop for the resolver thread: as long as a DNS server that does not
+	 * answer takes, 20 s and more, with every client stalled.  With this
+	 * curl leaves the thread to finish and free itself instead (in 7.88
+	 * the option does that and nothing else). */
+	return curl_easy_setopt(c, CURLOPT_QUICK_EXIT, 1L);
 }
 
 /* The request as the spec says.  No transfer timeout: the task's deadline

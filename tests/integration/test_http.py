@@ -558,6 +558,49 @@ class HttpConcurrency(JobdTestCase):
         self.assertGreater(health["ok"], 0)
 
 
+class HttpSlowDns(unittest.TestCase):
+    """A host name whose lookup does not finish (tests/shim/sync_gate.so,
+    preloaded, holds getaddrinfo of *.gate.test while a gate file exists):
+    stopping such a task must not wait for the lookup, nor stall anyone
+    else.  It held the whole loop until the lookup ended."""
+    SHIM = os.path.join(jobdtest.TOP_BUILD, "tests", "shim", "sync_gate.so")
+
+    def setUp(self):
+        if not os.path.exists(self.SHIM):
+            self.skipTest("tests/shim/sync_gate.so is not built")
+        self.tmp = tempfile.mkdtemp(prefix="jobd-dns-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.gate = os.path.join(self.tmp, "gate")
+        self.log = os.path.join(self.tmp, "gate.log")
+        open(self.gate, "w").close()
+        env = {"LD_PRELOAD": self.SHIM, "JOBD_RESOLVE_GATE": self.gate, "JOBD_SYNC_LOG": self.log,
+               "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+        self.jobd = Jobd(env=env).start()
+        self.addCleanup(self.jobd.cleanup)
+        self.addCleanup(self.jobd.stop)
+        # First of the cleanups: the lookups end before jobd is stopped.
+        self.addCleanup(lambda: os.path.exists(self.gate) and os.unlink(self.gate))
+
+    def resolving(self, **extra):
+        t = self.jobd.create("http", {"url": "http://nowhere.gate.test/"}, **extra)
+        jobdtest.wait_until(lambda: os.path.exists(self.log) and
+                            "resolve wait" in open(self.log).read(), what="the lookup to start")
+        return t
+
+    def test_cancel_while_resolving(self):
+        t = self.resolving()
+        r = self.jobd.post("/v1/tasks/%d/cancel" % t["id"], timeout=DEADLINE)
+        self.assertTrue(os.path.exists(self.gate), "answered only once the lookup ended")
+        self.assertEqual((r.status, r.json["state"]), (200, "cancelled"), r)
+        self.assertEqual(self.jobd.get("/healthz").status, 200)
+
+    def test_deadline_while_resolving(self):
+        t = self.resolving(timeout=0.2)
+        t = self.jobd.wait_state(t["id"], ("failed", "cancelled", "succeeded"))
+        self.assertTrue(os.path.exists(self.gate), "ended only once the lookup ended")
+        self.assertEqual((t["state"], t["error"]["type"]), ("failed", "timeout"), t)
+
+
 class HttpRestart(unittest.TestCase):
     def test_running_request_ends_interrupted(self):
         j = Jobd().start()

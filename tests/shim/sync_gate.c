@@ -8,10 +8,16 @@
  * Likewise, while the file named by $JOBD_WRITE_GATE exists, pwrite(2) to a
  * WAL waits (logging "write wait" once to $JOBD_SYNC_LOG): the commit in
  * progress, and so the writer thread, is held, and what the loop stages
- * meanwhile waits for the next batch. */
+ * meanwhile waits for the next batch.
+ *
+ * And while the file named by $JOBD_RESOLVE_GATE exists, getaddrinfo(3) of a
+ * name ending in ".gate.test" waits (logging "resolve wait" once), then
+ * fails with EAI_NONAME: a DNS server that does not answer, for the http
+ * kind's tests. */
 #define _GNU_SOURCE 1
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,4 +113,27 @@ pwrite64(int fd, const void *buf, size_t n, off_t off)
 		real = (ssize_t (*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite64");
 	gate_write(fd);
 	return real(fd, buf, n, off);
+}
+
+int
+getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+    struct addrinfo **res)
+{
+	static int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+	const char *gate = getenv("JOBD_RESOLVE_GATE");
+	size_t      n = node != NULL ? strlen(node) : 0;
+	int         waited = 0;
+
+	if (real == NULL)
+		real = (int (*)(const char *, const char *, const struct addrinfo *,
+		    struct addrinfo **))dlsym(RTLD_NEXT, "getaddrinfo");
+	if (gate == NULL || n < 10 || strcmp(node + n - 10, ".gate.test") != 0)
+		return real(node, service, hints, res);
+	while (access(gate, F_OK) == 0) {
+		if (!waited)
+			gate_log("resolve wait\n");
+		waited = 1;
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+	return EAI_NONAME;
 }
