@@ -47,6 +47,12 @@ struct http_xfer {
 	unsigned char          *body;
 	size_t                  body_len, body_size, cap;
 	int                     truncated;
+	/* A method curl sends only as a string (CUSTOMREQUEST): it keeps it
+	 * through every redirect, so a 303 (answered by a GET, RFC 9110) is
+	 * not followed but answered: stop_303 is set when its headers end. */
+	int                     custom_follow;
+	long                    status;   /* the current response's */
+	int                     stop_303;
 	char                    errbuf[CURL_ERROR_SIZE];
 	TAILQ_ENTRY(http_xfer)  entry;
 };
@@ -131,11 +137,19 @@ http_header_cb(char *p, size_t size, size_t n, void *arg)
 	while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r'))
 		len--;
 	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+		const char *sp = memchr(p, ' ', len);
+
 		http_new_response(x);
+		x->status = sp != NULL ? strtol(sp + 1, NULL, 10) : 0;
 		return size * n;
 	}
-	if (len == 0)
+	if (len == 0) {
+		if (x->custom_follow && x->status == 303) {
+			x->stop_303 = 1;
+			return 0;    /* before curl follows it: the 303 is the answer */
+		}
 		return size * n;
+	}
 	if ((p[0] == ' ' || p[0] == '\t') && x->last_name != NULL) {
 		for (i = 0; i < len && (p[i] == ' ' || p[i] == '\t'); i++)
 			;
@@ -246,6 +260,8 @@ http_complete(struct http_xfer *x, CURLcode code)
 	long    status = 0;
 	char    msg[CURL_ERROR_SIZE + 128];
 
+	if (code == CURLE_WRITE_ERROR && x->stop_303)
+		code = CURLE_OK;
 	if (code != CURLE_OK) {
 		/* curl's detail (host, port, TLS cause) often repeats the generic text. */
 		if (x->errbuf[0] == '\0' || strstr(x->errbuf, curl_easy_strerror(code)) != NULL)
@@ -466,9 +482,14 @@ http_request_headers(struct http_xfer *x, const json_t *h, const char *method, i
 		http_append_header(x, "Expect:");
 }
 
+/* POST and GET are curl's own; other methods are strings it sends through
+ * every redirect.  With a body, keep the body too on a 301 or 302 (curl's
+ * POST rules would drop it and send the method bare: a PUT that empties
+ * what it redirects to); a 303 is answered, not followed (header cb). */
 static CURLcode
-http_set_method(CURL *c, const char *method, const json_t *body)
+http_set_method(struct http_xfer *x, const char *method, const json_t *body, long follow)
 {
+	CURL    *c = x->easy;
 	CURLcode rc;
 
 	if (body != NULL &&
@@ -483,9 +504,12 @@ http_set_method(CURL *c, const char *method, const json_t *body)
 			return rc;
 		return curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
 	}
-	if (strcmp(method, body != NULL ? "POST" : "GET") != 0)
-		return curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	return CURLE_OK;
+	if (strcmp(method, body != NULL ? "POST" : "GET") == 0)
+		return CURLE_OK;
+	x->custom_follow = follow != 0;
+	if (body != NULL && (rc = curl_easy_setopt(c, CURLOPT_POSTREDIR, CURL_REDIR_POST_ALL)) != CURLE_OK)
+		return rc;
+	return curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 }
 
 /* Where the response goes, and the loop's needs (no signals, CLOEXEC). */
@@ -544,7 +568,7 @@ http_setup_request(struct http_xfer *x, const json_t *spec)
 	    PACKAGE_NAME "/" PACKAGE_VERSION)) != CURLE_OK ||
 	    (rc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->req_headers)) != CURLE_OK)
 		return rc;
-	return http_set_method(c, method, body);
+	return http_set_method(x, method, body, follow);
 }
 
 static void

@@ -72,6 +72,8 @@ class Fixture(http.server.BaseHTTPRequestHandler):
             else:
                 self.reply(302, b"moving on", [("Location", "/redirect/%d" % (k - 1)),
                                                ("X-Hop", str(k))])
+        elif path.startswith("/moved/"):    # /moved/<status> -> /echo
+            self.reply(int(path.rsplit("/", 1)[1]), b"", [("Location", "/echo")])
         elif path == "/to-ftp":
             self.reply(302, b"", [("Location", "ftp://127.0.0.1/x")])
         elif path == "/big":
@@ -272,6 +274,33 @@ class HttpRequests(HttpBase):
         self.assertEqual(r["status"], 302)
         self.assertEqual(r["headers"]["location"], "/redirect/2")
         self.assertEqual(r["body"], "moving on")
+
+    def test_redirect_keeps_method_and_body(self):
+        # RFC 9110: on 301/302 only POST may become GET; 307/308 keep it all.
+        for method in ("PUT", "PATCH", "DELETE"):
+            for code in (301, 302, 307, 308):
+                with self.subTest(method=method, code=code):
+                    r = self.run_http({"url": SERVER.url("/moved/%d" % code), "method": method,
+                                       "body": "payload"})["result"]
+                    echo = json.loads(r["body"])
+                    self.assertEqual((r["status"], echo["method"], echo["body"]),
+                                     (200, method, "payload"), r)
+        r = self.run_http({"url": SERVER.url("/moved/302"), "method": "POST", "body": "x"})["result"]
+        self.assertEqual(json.loads(r["body"])["method"], "GET")     # as browsers do
+
+    def test_303_answered_for_methods_other_than_get_post(self):
+        # A 303 is followed with a GET; a method curl only sends as a string
+        # it would keep (the body dropped): the 303 is the answer instead.
+        for method, body in (("PUT", "payload"), ("DELETE", None), ("PATCH", "x")):
+            with self.subTest(method=method):
+                spec = {"url": SERVER.url("/moved/303"), "method": method}
+                if body is not None:
+                    spec["body"] = body
+                r = self.run_http(spec)["result"]
+                self.assertEqual((r["status"], r["headers"]["location"]), (303, "/echo"), r)
+        for method in ("GET", "POST"):
+            r = self.run_http({"url": SERVER.url("/moved/303"), "method": method})["result"]
+            self.assertEqual((r["status"], json.loads(r["body"])["method"]), (200, "GET"), r)
 
     def test_redirect_to_other_scheme_fails(self):
         e = self.run_http({"url": SERVER.url("/to-ftp")}, "failed")["error"]
