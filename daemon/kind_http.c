@@ -204,6 +204,21 @@ http_base64(const unsigned char *p, size_t n)
 	return s;
 }
 
+/* A text cut at the cap may end inside a character: where that character
+ * begins (the text before it may be whole), else n.  The body is then still
+ * text, the character's first bytes made U+FFFD, as an exec task's output
+ * is, not base64 for the sake of its last bytes. */
+static size_t
+http_text_end(const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 1; i <= 3 && i <= n; i++)
+		if ((p[n - i] & 0xc0) != 0x80)
+			return n - i;
+	return n;
+}
+
 /* The response members shared by a result and a fail_on_status error. */
 static void
 http_set_response(json_t *o, struct http_xfer *x, long status)
@@ -214,6 +229,8 @@ http_set_response(json_t *o, struct http_xfer *x, long status)
 		json_object_set_new(o, "body", json_string(""));
 	else if (ju_is_utf8(x->body, x->body_len))
 		json_object_set_new(o, "body", json_stringn((char *)x->body, x->body_len));
+	else if (x->truncated && ju_is_utf8(x->body, http_text_end(x->body, x->body_len)))
+		json_object_set_new(o, "body", ju_string_lossy(x->body, x->body_len));
 	else
 		json_object_set_new(o, "body_base64", http_base64(x->body, x->body_len));
 	json_object_set_new(o, "body_truncated", json_boolean(x->truncated));

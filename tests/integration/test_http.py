@@ -318,6 +318,14 @@ class HttpRequests(HttpBase):
         r = self.run_http({"url": SERVER.url("/big?n=3000"), "method": "POST",
                            "fail_on_status": True})["result"]
         self.assertIs(r["body_truncated"], True)
+        # Text cut inside a character at the cap (1000 bytes) stays text, the
+        # character's first bytes each U+FFFD, as in exec output.
+        for pad, char in ((999, "\u00e9"), (998, "\u20ac"), (997, "\U0001F600")):
+            raw = ("a" * pad + char * 10).encode()
+            r = self.run_http({"url": SERVER.url("/bytes?hex=" + raw.hex())})["result"]
+            self.assertNotIn("body_base64", r)
+            self.assertEqual(r["body"], "a" * pad + "\ufffd" * (1000 - pad), char)
+            self.assertIs(r["body_truncated"], True)
 
     def test_non_utf8_body(self):
         r = self.run_http({"url": SERVER.url("/binary")})["result"]
