@@ -301,32 +301,41 @@ sched_mem_count_cb(void *arg, const char *kind, int64_t pending, int64_t waiting
 		}
 }
 
+struct sched_mem_load {
+	struct sched *s;
+	int64_t       loaded;    /* running tasks brought into memory */
+};
+
 static void
 sched_mem_load_cb(void *arg, struct task *t)
 {
-	struct sched *s = arg;
+	struct sched_mem_load *l = arg;
 
-	sched_adopt(s, t);
-	sched_resume(s, t);
+	l->loaded++;
+	sched_adopt(l->s, t);
+	sched_resume(l->s, t);
 }
 
 int
 sched_recover(struct sched *s)
 {
-	int64_t horizon = s->horizon_ms ? time_now_ms() + s->horizon_ms : INT64_MAX;
-	int64_t pending = 0, running = 0, waiting = 0;
-	size_t  i;
+	int64_t               horizon = s->horizon_ms ? time_now_ms() + s->horizon_ms : INT64_MAX;
+	int64_t               pending = 0, waiting = 0;
+	struct sched_mem_load l = { s, 0 };
+	size_t                i;
 
-	if (store_count_active(s->jd->store, horizon, sched_mem_count_cb, s) < 0 ||
-	    store_load_running(s->jd->store, horizon, sched_mem_load_cb, s) < 0)
+	if (store_count_active(s->jd->store, horizon, sched_mem_count_cb, s) < 0)
 		return -1;
+	/* Counted now: a resume that ends a task (an exec one, interrupted)
+	 * frees its slot, and a pending task may start before the log. */
 	for (i = 0; i < s->nkinds; i++) {
 		pending += s->kinds[i].npending;
-		running += s->kinds[i].running;
 		waiting += s->kinds[i].waiting;
 	}
+	if (store_load_running(s->jd->store, horizon, sched_mem_load_cb, &l) < 0)
+		return -1;
 	log_info("recovered %lld pending and %lld running tasks (%lld of them waiting on disk)",
-	    (long long)pending, (long long)(running + waiting), (long long)waiting);
+	    (long long)pending, (long long)(l.loaded + waiting), (long long)waiting);
 	for (i = 0; i < s->nkinds; i++)
 		sched_pump(&s->kinds[i]);
 	if (s->horizon_ms != 0) {

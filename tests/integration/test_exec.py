@@ -748,6 +748,24 @@ class TestRestart(ExecCase):
         self.assertEqual(t["error"]["type"], "interrupted")
         wait_until(lambda: not any(p.alive() for p in procs), what="the old group killed")
 
+    def test_recovery_counted_as_found(self):
+        # The start-up line counts what the database held, not what the
+        # recovery made of it (a pending task starts once an interrupted
+        # one frees its slot).
+        j = Jobd(["--max-exec", "2"]).start()
+        self.addCleanup(j.cleanup)
+        running = [j.create("exec", {"argv": ["sleep", "1000"]}) for _ in range(2)]
+        for t in running:
+            j.wait_state(t["id"], "running")
+        pending = [j.create("exec", {"argv": ["true"]}) for _ in range(4)]
+        for t in pending:
+            self.assertEqual(j.task(t["id"])["state"], "pending")
+        j.kill9()
+        j2 = Jobd(["--max-exec", "2"], db_dir=j.dir).start()
+        self.addCleanup(j2.stop)
+        # Logged before it listens, so before start() returns.
+        self.assertRegex(j2.logtext(), r"recovered 4 pending and 2 running tasks \(0 ")
+
     def test_nothing_starts_once_stopping(self):
         # A program that ends while jobd stops frees its slot; the next one
         # must stay pending (and run after the restart, once), not start
