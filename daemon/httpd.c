@@ -468,6 +468,32 @@ httpd_refuse_full(struct httpd *h, int c)
 	close(c);
 }
 
+static void httpd_watch_listeners(struct httpd *h, int on);
+
+/* Out of descriptors: the pending connection stays in the backlog and the
+ * listener stays readable, so accepting on would spin (and log) at full
+ * speed.  Listen again in a moment; say so once per pause. */
+#define HTTPD_EMFILE_PAUSE_MS 100
+
+static void
+httpd_resume_accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct httpd *h = arg;
+
+	if (!h->stopping)
+		httpd_watch_listeners(h, 1);
+}
+
+static void
+httpd_accept_pause(struct httpd *h)
+{
+	if (!h->emfile_logged)
+		log_warn("http: out of file descriptors (%u connections): new ones wait", h->nconns);
+	h->emfile_logged = 1;
+	httpd_watch_listeners(h, 0);
+	evtimer_add(h->emfile_ev, (&(struct timeval){ 0, HTTPD_EMFILE_PAUSE_MS * 1000 }));
+}
+
 static void
 httpd_accept_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -481,7 +507,9 @@ httpd_accept_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < HTTPD_ACCEPTS; i++) {
 		sl = sizeof ss;
 		if ((c = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE)
+				httpd_accept_pause(h);
+			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_warn("http: accept: %s", strerror(errno));
 			return;
 		}
@@ -489,7 +517,7 @@ httpd_accept_cb(evutil_socket_t fd, short what, void *arg)
 			httpd_refuse_full(h, c);
 			continue;
 		}
-		h->full_logged = 0;
+		h->full_logged = h->emfile_logged = 0;
 		/* MHD closes the socket itself if it cannot take it. */
 		if (MHD_add_connection(sh->d, c, (struct sockaddr *)&ss, sl) != MHD_YES)
 			log_warn("http: a new connection was refused: %s", strerror(errno));
@@ -594,6 +622,7 @@ httpd_new(const struct httpd_config *cfg, struct err *e)
 	 * finishes their task can get in. */
 	h->max_parked = cfg->max_conns - (cfg->max_conns >= 40 ? cfg->max_conns / 20 : 2);
 	h->resume_ev = event_new(cfg->base, -1, 0, httpd_resume_cb, h);
+	h->emfile_ev = evtimer_new(cfg->base, httpd_resume_accept_cb, h);
 	for (; h->nshards < HTTPD_SHARDS; h->nshards++)
 		if (httpd_shard_start(h, &h->shards[h->nshards], e) < 0) {
 			httpd_free(h);
@@ -646,6 +675,7 @@ httpd_free(struct httpd *h)
 		event_free(h->shards[i].mhd_timer);
 	}
 	event_free(h->resume_ev);
+	event_free(h->emfile_ev);
 	free(h->ls);
 	free(h);
 }

@@ -87,6 +87,8 @@ struct httpd {
 	unsigned               nconns;      /* open connections, all shards */
 	int                    accepting;   /* the listeners are watched */
 	int                    full_logged; /* "at the limit" said, since the last accept */
+	int                    emfile_logged; /* "out of descriptors" said, likewise */
+	struct event          *emfile_ev;   /* listen again after running out of fds */
 	struct event          *resume_ev;
 	struct req_list        parked;
 	struct req_list        held;

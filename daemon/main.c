@@ -30,6 +30,7 @@
 #include "waiter.h"
 
 #define MAIN_STOP_GRACE_MS 5000
+#define MAIN_NSIGS         3      /* the signals that stop jobd cleanly */
 
 struct main_ctx {
 	struct jobd       jd;
@@ -38,7 +39,7 @@ struct main_ctx {
 	char            **argv;                 /* config file lines + real flags */
 	int               nconfig;              /* how many of argv came from the file */
 	int               cli_listen;           /* a --listen on the command line seen */
-	struct event     *sig_ev[2];
+	struct event     *sig_ev[MAIN_NSIGS];
 	struct event     *watchdog_ev;
 	struct event  *stop_ev;
 	int64_t        stop_deadline;
@@ -340,7 +341,9 @@ main_raise_nofile(struct main_ctx *m)
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)m->jd.cfg.max_conns + 256) {
-		unsigned n = rl.rlim_cur > 512 ? (unsigned)rl.rlim_cur - 256 : 256;
+		/* 256 descriptors for the rest (the database, pipes, pidfds);
+		 * under a tiny limit, half of it. */
+		unsigned n = rl.rlim_cur > 512 ? (unsigned)rl.rlim_cur - 256 : (unsigned)rl.rlim_cur / 2;
 
 		log_warn("open-file limit %llu: serving at most %u connections",
 		    (unsigned long long)rl.rlim_cur, n);
@@ -530,7 +533,9 @@ main_start(struct main_ctx *m)
 	    .before_batch = main_before_batch, .arg = jd };
 	struct httpd_config hc;
 	int                i;
-	static const int   sigs[2] = { SIGTERM, SIGINT };
+	/* SIGHUP too: a closed terminal must not kill jobd on the spot,
+	 * leaving its programs to the next start (it has nothing to reload). */
+	static const int   sigs[MAIN_NSIGS] = { SIGTERM, SIGINT, SIGHUP };
 
 	struct event_config *ecfg = event_config_new();
 
@@ -576,7 +581,7 @@ main_start(struct main_ctx *m)
 	if ((jd->httpd = httpd_new(&hc, &e)) == NULL)
 		main_refuse(m, &e);
 	listen_announce(&m->ls);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < MAIN_NSIGS; i++) {
 		m->sig_ev[i] = evsignal_new(jd->base, sigs[i], main_signal_cb, m);
 		event_add(m->sig_ev[i], NULL);
 	}
@@ -595,7 +600,7 @@ main_stop(struct main_ctx *m)
 	waiters_free(jd->waiters);
 	metrics_free(jd->metrics);
 	store_close(jd->store);
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < MAIN_NSIGS; i++)
 		if (m->sig_ev[i])
 			event_free(m->sig_ev[i]);
 	if (m->stop_ev)

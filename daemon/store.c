@@ -185,6 +185,12 @@ store_open(struct event_base *base, const char *path, int sync_full, int64_t max
 		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;
 	}
+	/* A file we may not write is opened read-only, silently: refuse it now,
+	 * not at the first create. */
+	if (sqlite3_db_readonly(s->db, "main") == 1) {
+		err_set(e, 500, "cannot write the database %s (check its permissions and owner)", path);
+		goto fail;
+	}
 	/* Two daemons on one database would each think they own its running tasks. */
 	if ((s->lock_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
 	    flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {

@@ -2,6 +2,7 @@
 listeners, TLS, the config file, logs, browser defences, make install."""
 import http.client
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -15,7 +16,7 @@ import unittest
 
 import jobdtest
 from jobdtest import (DEADLINE, HERE, JOBD, TOP_BUILD, Jobd, JobdProcess, UnixHTTPConnection,
-                      conn_request, free_port, run_jobd, wait_until)
+                      conn_request, free_port, run_jobd, service_env, wait_until)
 
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 SOCKET_ACTIVATE = "/usr/bin/systemd-socket-activate"
@@ -456,6 +457,59 @@ class ListenerTest(TempDirCase):
         self.assertEqual(len(errs), 1, r.stderr)
         self.assertIn(db, errs[0])
         self.assertFalse(os.path.exists(self.path("missing")))
+
+    def test_db_it_may_not_write_refused_at_start(self):
+        # SQLite opens such a file read-only without a word; jobd said
+        # "ready", then died on the first create.
+        sub = self.path("ro")
+        os.mkdir(sub)
+        db = os.path.join(sub, "jobd.db")
+        p = self.spawn(["--listen", "127.0.0.1:0", "--db", db, "--no-auth"])
+        p.wait_port()
+        self.stop_ok(p)
+        prefix = []
+        if os.geteuid() == 0:       # root writes anything: be nobody
+            nobody = pwd.getpwnam("nobody")
+            for f in [sub] + [os.path.join(sub, n) for n in os.listdir(sub)]:
+                os.chown(f, nobody.pw_uid, nobody.pw_gid)
+            os.chmod(self.dir, 0o755)
+            prefix = ["setpriv", "--reuid=%d" % nobody.pw_uid, "--regid=%d" % nobody.pw_gid,
+                      "--clear-groups"]
+        os.chmod(db, 0o444)
+        r = subprocess.run(prefix + [JOBD, "--listen", "127.0.0.1:0", "--db", db, "--no-auth"],
+                           capture_output=True, text=True, timeout=DEADLINE, env=service_env())
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("cannot write the database " + db, r.stderr)
+        self.assertNotIn("ready", r.stderr)
+
+    def test_out_of_descriptors_waits_without_spinning(self):
+        # Out of fds, accept(2) fails and the connection stays queued: jobd
+        # looked again at once, forever, logging each failure (gigabytes).
+        p = self.spawn(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db"), "--no-auth"],
+                       prefix=["prlimit", "--nofile=64:64", "--"])
+        port = p.wait_port()
+        held = []
+        try:
+            for _ in range(80):
+                held.append(socket.create_connection(("127.0.0.1", port), timeout=DEADLINE))
+            wait_until(lambda: "out of file descriptors" in p.logtext(), what="the limit")
+            time.sleep(0.5)     # a spinning accept would log thousands of lines meanwhile
+            self.assertLess(p.logtext().count("out of file descriptors"), 20, p.logtext()[-2000:])
+        finally:
+            for c in held:
+                c.close()
+        r = wait_until(lambda: (lambda r: r if r.status == 200 else None)(
+            conn_request(http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE),
+                         "GET", "/healthz")), what="jobd serving again")
+        self.assertEqual(r.json, {"status": "ok"})
+        self.stop_ok(p)
+
+    def test_sighup_stops_cleanly(self):
+        p = self.spawn(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db"), "--no-auth"])
+        p.wait_port()
+        rc = p.stop(signal.SIGHUP)
+        self.assertEqual(rc, 0, p.logtext())
+        self.assertIn("signal %d: stopping" % signal.SIGHUP, p.logtext())
 
     def test_db_used_by_another_jobd(self):
         db = self.path("jobd.db")
