@@ -131,8 +131,10 @@ main_defaults(struct main_ctx *m)
 	c->memory_horizon = 60;
 }
 
+/* The flags, for getopt and for the config file's check of each line. */
 enum { OPT_CONFIG = 256, OPT_TLSCERT, OPT_TLSKEY, OPT_LISTEN, OPT_DB, OPT_TOKEN, OPT_NOAUTH,
-    OPT_MAXEXEC, OPT_MAXHTTP, OPT_GRACE, OPT_MAXOUT, OPT_MAXBODY, OPT_MAXCONN, OPT_WINDOW, OPT_HORIZON, OPT_SYNC, OPT_MAXDB, OPT_ORIGIN, OPT_HOST, OPT_LOGLEVEL, OPT_HELP, OPT_VERSION };
+    OPT_MAXEXEC, OPT_MAXHTTP, OPT_GRACE, OPT_MAXOUT, OPT_MAXBODY, OPT_MAXCONN, OPT_WINDOW,
+    OPT_HORIZON, OPT_SYNC, OPT_MAXDB, OPT_ORIGIN, OPT_HOST, OPT_LOGLEVEL, OPT_HELP, OPT_VERSION };
 static const struct option main_opts[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "tls-cert", required_argument, NULL, OPT_TLSCERT },

@@ -364,6 +364,25 @@ class PathAndQueryTest(BadInputBase):
                     self.assertEqual(int(h.headers["content-length"]), len(g.body), (path, h))
         r = self.jobd.request("HEAD", "/v1/tasks/999999999")
         self.assertEqual((r.status, r.body), (404, b""), r)
+        # No body on the wire either (http.client would not read one): a
+        # GET pipelined after the HEAD is the next thing the socket says.
+        port = self.jobd.port
+        s = raw_connect(port, b"HEAD /healthz HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n"
+                        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                        b"Connection: close\r\n\r\n" % (port, port))
+        data = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            s.close()
+        head, _, rest = data.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200"), data)
+        self.assertTrue(rest.startswith(b"HTTP/1.1 200"), data)
+        self.assertTrue(rest.endswith(b'{"status":"ok"}\n'), data)
         # ...and Allow says so: HEAD beside every GET, and nowhere else.
         for path, head in (("/v1/tasks/%d" % t, True), ("/v1/tasks/%d/cancel" % t, False),
                            ("/healthz", True), ("/v1/wait", False)):
