@@ -30,7 +30,7 @@
 #include "waiter.h"
 
 #define MAIN_STOP_GRACE_MS 5000
-#define MAIN_NSIGS         3      /* the signals that stop jobd cleanly */
+#define MAIN_NSIGS         5      /* the signals jobd handles */
 
 struct main_ctx {
 	struct jobd       jd;
@@ -444,6 +444,10 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct main_ctx *m = arg;
 
+	if (sig == SIGUSR1 || sig == SIGUSR2) {
+		log_info("signal %d: ignored (jobd has no use for it)", (int)sig);
+		return;
+	}
 	if (m->jd.stopping)
 		return;
 	log_info("signal %d: stopping", (int)sig);
@@ -536,8 +540,10 @@ main_start(struct main_ctx *m)
 	struct httpd_config hc;
 	int                i;
 	/* SIGHUP too: a closed terminal must not kill jobd on the spot,
-	 * leaving its programs to the next start (it has nothing to reload). */
-	static const int   sigs[MAIN_NSIGS] = { SIGTERM, SIGINT, SIGHUP };
+	 * leaving its programs to the next start (it has nothing to reload).
+	 * SIGUSR1 and SIGUSR2 would kill it outright too: a stray one (a log
+	 * rotation script's "reopen your logs") is noted and ignored. */
+	static const int   sigs[MAIN_NSIGS] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
 
 	struct event_config *ecfg = event_config_new();
 

@@ -511,6 +511,18 @@ class ListenerTest(TempDirCase):
         self.assertEqual(rc, 0, p.logtext())
         self.assertIn("signal %d: stopping" % signal.SIGHUP, p.logtext())
 
+    def test_sigusr_ignored(self):
+        # A stray SIGUSR1/SIGUSR2 (a log rotation's "reopen") must not kill jobd.
+        p = self.spawn(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db"), "--no-auth"])
+        port = p.wait_port()
+        for sig in (signal.SIGUSR1, signal.SIGUSR2):
+            p.proc.send_signal(sig)
+            p.wait_log(r"signal %d: ignored" % sig)
+        r = conn_request(http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE),
+                         "GET", "/healthz")
+        self.assertEqual(r.status, 200)
+        self.stop_ok(p)
+
     def test_db_used_by_another_jobd(self):
         db = self.path("jobd.db")
         p = self.spawn(["--listen", "127.0.0.1:0", "--db", db, "--no-auth"])
