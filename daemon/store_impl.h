@@ -47,6 +47,7 @@ struct store {
 	uint64_t              launched;     /* the last batch handed to the writer */
 	uint64_t              committed;    /* the last batch committed */
 	uint64_t              durable;      /* every commit up to this is on disk */
+	uint64_t              synced;       /* the syncer's last word: may pass committed */
 	uint64_t              need;         /* the highest batch someone waits for */
 	uint64_t              failed;       /* the last batch rolled back */
 	/* The last tasks to finish (store_recent.c): */

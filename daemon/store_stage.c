@@ -98,10 +98,8 @@ store_dirty(const struct store *s)
 /* --- durability ------------------------------------------------------ */
 
 /* Someone waits for commit seq to be durable: seq, or 0 if it is already.
- * It may be though the loop has not yet taken the batch back from the
- * writer: the writer asks for the sync before it wakes the loop, and the
- * syncer's wake-up can come first.  A wait held for a seq already durable
- * would never be released (httpd_durable has been and gone for it). */
+ * A wait held for a seq already durable would never be released
+ * (httpd_durable has been and gone for it). */
 static uint64_t
 store_hold(struct store *s, uint64_t seq)
 {
@@ -148,19 +146,39 @@ store_syncs(struct store *s)
 	return s->syncer != NULL ? syncer_count(s->syncer) : 0;
 }
 
+/* Every commit up to seq (at most the last one taken back) is on disk:
+ * release what waited for it. */
 static void
-store_durable_cb(void *arg, uint64_t seq)
+store_made_durable(struct store *s, uint64_t seq)
 {
-	struct store *s = arg;
-
 	/* A batch rolled back after the last commit left nothing to retry:
 	 * what waited for it waits for nothing now. */
 	if (seq >= s->committed && s->failed > seq && !store_dirty(s) &&
 	    !store_writer_busy(s->writer))
 		seq = s->failed;
+	if (seq <= s->durable)
+		return;
 	s->durable = seq;
 	if (s->hooks.durable)
 		s->hooks.durable(s->hooks.arg, seq);
+}
+
+/* The syncer has made commits up to seq durable.  The writer asks for its
+ * commit's sync before it hands the batch back, and the sync can finish
+ * first: the batch is taken back now, so that what its commit does on the
+ * loop (tasks started, counters) comes before any answer it releases.  A
+ * batch the writer has not let go of yet is made durable when it comes back
+ * (store_commit_made): until then durable never passes committed. */
+static void
+store_durable_cb(void *arg, uint64_t seq)
+{
+	struct store *s = arg;
+
+	if (seq > s->synced)
+		s->synced = seq;
+	if (seq > s->committed)
+		store_writer_poll(s->writer);
+	store_made_durable(s, seq < s->committed ? seq : s->committed);
 }
 
 static void
@@ -179,8 +197,8 @@ store_lazy_cb(evutil_socket_t fd, short what, void *arg)
 static void
 store_commit_made(struct store *s)
 {
-	if (s->syncer == NULL)
-		store_durable_cb(s, s->committed);
+	if (s->syncer == NULL || s->synced >= s->committed)
+		store_made_durable(s, s->committed);
 	else if (s->need >= s->committed)
 		syncer_request(s->syncer, s->committed);
 	else if (!evtimer_pending(s->lazy_ev, NULL))
@@ -368,7 +386,7 @@ store_batch_failed(struct store *s, struct store_batch *b)
 		if (!s->draining)
 			evtimer_add(s->retry_ev, (&(struct timeval){ 1, 0 }));
 	} else if (s->durable >= s->committed)
-		store_durable_cb(s, s->committed);
+		store_made_durable(s, s->committed);
 }
 
 static void

@@ -6,9 +6,11 @@
  * writer: its tasks still say "in flight" then.  An answer held for N at
  * that moment was never released (httpd_durable had run for N already): a
  * GET of a task just committed hung, seen about once in ten runs of
- * test_durability's WalTest.  This builds that state on a real store (a
- * database in a temporary directory, with its writer and syncer threads)
- * and asks what an answer about such a task must wait for. */
+ * test_durability's WalTest.  store_durable_cb now takes the batch back
+ * before it releases anything, so durable no longer passes committed; this
+ * still builds that state on a real store (a database in a temporary
+ * directory, with its writer and syncer threads) and asks what an answer
+ * about such a task must wait for, so that the hold stays right on its own. */
 #include "config.h"
 
 #include <stdio.h>
