@@ -39,5 +39,6 @@ void api_metrics(struct api_call *c);
 /* Shared by the handlers: 400 from a spec error, etc. */
 struct err;
 void api_reply_err(struct req *r, const struct err *e);
+void api_reply_invalid(struct req *r, const struct err *e);
 
 #endif

@@ -19,6 +19,7 @@
 static void
 api_reply_not_found(struct api_call *c)
 {
+	httpd_req_set_hold(c->r, store_hold_read(c->jd->store));
 	httpd_reply_error(c->r, 404, "not_found", NULL, "task %lld not found", (long long)c->id);
 }
 
@@ -88,7 +89,7 @@ api_task_create(struct api_call *c)
 
 	if (spec_parse_task(c->body, &spec, &e) < 0) {
 		spec_task_clear(&spec);
-		api_reply_err(c->r, &e);
+		api_reply_invalid(c->r, &e);
 		return;
 	}
 	t = sched_create(c->jd->sched, &spec);
@@ -109,7 +110,7 @@ api_task_list(struct api_call *c)
 	int64_t          next;
 
 	if (spec_parse_list(httpd_req_query(c->r), &q, &e) < 0) {
-		api_reply_err(c->r, &e);
+		api_reply_invalid(c->r, &e);
 		return;
 	}
 	if (store_list(c->jd->store, &q, &tasks, &next) < 0) {
@@ -117,6 +118,7 @@ api_task_list(struct api_call *c)
 		httpd_reply_error(c->r, 500, "storage_error", NULL, "the task list could not be read");
 		return;
 	}
+	httpd_req_set_hold(c->r, store_hold_read(c->jd->store));
 	httpd_reply_json(c->r, 200, json_pack("{s:o, s:o}", "tasks", tasks,
 	    "next_after_id", next ? json_integer(next) : json_null()));
 }
@@ -213,7 +215,7 @@ api_task_result(struct api_call *c)
 	struct err         e;
 
 	if (spec_parse_result(httpd_req_query(c->r), &q, &e) < 0) {
-		api_reply_err(c->r, &e);
+		api_reply_invalid(c->r, &e);
 		return;
 	}
 	a.timeout = q.timeout;

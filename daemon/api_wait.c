@@ -40,7 +40,7 @@ api_wait_common(struct api_call *c, int gather)
 
 	if (spec_parse_wait(c->body, gather, &ws, &e) < 0) {
 		spec_wait_clear(&ws);
-		api_reply_err(c->r, &e);
+		api_reply_invalid(c->r, &e);
 		return;
 	}
 	a.timeout = ws.timeout;

@@ -248,6 +248,35 @@ api_wants_body(void *arg, const char *method, const char *path)
 	return rt != NULL && (rt->flags & ROUTE_BODY);
 }
 
+/* The checks every request passes before its handler: 0, or -1 once
+ * answered. */
+static int
+route_check(struct api_call *c, const struct route *rt, const char *allow)
+{
+	struct req *r = c->r;
+
+	if (route_guard(c->jd, r, rt) < 0)
+		return -1;
+	if (rt == NULL && allow[0] != '\0') {
+		httpd_reply_error(r, 405, "method_not_allowed", NULL, "%s is not allowed on %s (allowed: %s)",
+		    httpd_req_method(r), httpd_req_path(r), allow);
+		httpd_add_header(r, "Allow", allow);
+		return -1;
+	}
+	if (rt == NULL) {
+		httpd_reply_error(r, 404, "not_found", NULL, "no such resource: %s", httpd_req_path(r));
+		return -1;
+	}
+	if (!(rt->flags & ROUTE_QUERY) && httpd_req_query(r)->key != NULL) {
+		httpd_reply_error(r, 400, "bad_request", NULL, "unknown query parameter \"%s\"",
+		    httpd_req_query(r)->key);
+		return -1;
+	}
+	if ((rt->flags & ROUTE_BODY) && route_body(c) < 0)
+		return -1;
+	return 0;
+}
+
 void
 api_dispatch(void *arg, struct req *r)
 {
@@ -256,27 +285,22 @@ api_dispatch(void *arg, struct req *r)
 	char                allow[64];
 
 	rt = route_find(httpd_req_method(r), httpd_req_path(r), &c.id, allow, sizeof allow);
-	if (route_guard(c.jd, r, rt) < 0)
-		return;
-	if (rt == NULL && allow[0] != '\0') {
-		httpd_reply_error(r, 405, "method_not_allowed", NULL, "%s is not allowed on %s (allowed: %s)",
-		    httpd_req_method(r), httpd_req_path(r), allow);
-		httpd_add_header(r, "Allow", allow);
+	if (route_check(&c, rt, allow) < 0) {
+		/* About the request alone: no commit makes it truer. */
+		httpd_req_set_hold(r, 0);
 		return;
 	}
-	if (rt == NULL) {
-		httpd_reply_error(r, 404, "not_found", NULL, "no such resource: %s", httpd_req_path(r));
-		return;
-	}
-	if (!(rt->flags & ROUTE_QUERY) && httpd_req_query(r)->key != NULL) {
-		httpd_reply_error(r, 400, "bad_request", NULL, "unknown query parameter \"%s\"",
-		    httpd_req_query(r)->key);
-		return;
-	}
-	if ((rt->flags & ROUTE_BODY) && route_body(&c) < 0)
-		return;
 	rt->fn(&c);
 	json_decref(c.body);
+}
+
+/* An error about the request alone (its body or query): no commit makes
+ * it truer, so nothing staged holds it. */
+void
+api_reply_invalid(struct req *r, const struct err *e)
+{
+	httpd_req_set_hold(r, 0);
+	api_reply_err(r, e);
 }
 
 void

@@ -53,6 +53,10 @@ void          store_pulse(struct store *s);
 /* The same for an answer that reports only t: it waits for the commit
  * that holds t's state, not for every change staged meanwhile. */
 uint64_t      store_hold_task(struct store *s, const struct task *t);
+/* The same for an answer built from the database alone (a list, a task
+ * not in memory, a 404): it reports only what is committed, so it waits
+ * for no change staged since, which a full disk may hold back for long. */
+uint64_t      store_hold_read(struct store *s);
 /* Nothing staged, every commit durable. */
 int           store_settled(const struct store *s);
 /* Flushes of the WAL made so far (0 with --sync normal). */

@@ -124,6 +124,18 @@ store_hold_seq(struct store *s)
 	return 0;
 }
 
+/* What the database says now is what is committed, and the batch in
+ * flight may be committed already though the loop has not taken it back. */
+uint64_t
+store_hold_read(struct store *s)
+{
+	if (store_writer_busy(s->writer))
+		return store_hold(s, s->launched);
+	if (s->durable < s->committed)
+		return store_hold(s, s->committed);
+	return 0;
+}
+
 uint64_t
 store_hold_task(struct store *s, const struct task *t)
 {
@@ -131,6 +143,8 @@ store_hold_task(struct store *s, const struct task *t)
 		return store_hold(s, s->launched + 1);
 	if (t->inflight)
 		return store_hold(s, s->launched);
+	if (t->commit_seq == 0)
+		return store_hold_read(s);   /* read from the database */
 	return t->commit_seq > s->durable ? store_hold(s, t->commit_seq) : 0;
 }
 

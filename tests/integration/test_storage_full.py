@@ -94,6 +94,39 @@ class StorageFullTest(unittest.TestCase):
         self.assertEqual(t.status, 201, t)
         self.assertGreater(t.json["id"], ids[-1])
 
+    def test_a_change_the_disk_cannot_take_holds_only_what_reports_it(self):
+        ids, refused = self.fill()
+        self.assertError(refused, 507, "storage_full")
+        failures = lambda: self.jobd.logtext().count("database commit failed")
+        # Cancel running tasks one by one until a cancel cannot be
+        # committed: its answer waits, and jobd retries the commit.
+        stuck = None
+        for tid in ids[:-1]:
+            base = failures()
+            call = Call(self.jobd.post, "/v1/tasks/%d/cancel" % tid)
+            wait_until(lambda: not call.is_alive() or failures() > base,
+                       what="the cancel answered or its commit refused")
+            if call.is_alive():
+                stuck = tid
+                break
+            self.assertEqual(call.answer().json["state"], "cancelled")
+        self.assertIsNotNone(stuck, "every cancel fitted under the cap")
+        base = failures()
+        wait_until(lambda: failures() > base, what="the commit retried")
+        self.assertTrue(call.is_alive(), "the cancel was answered though never committed")
+        # Answers that report no uncommitted change are not held meanwhile.
+        self.assertEqual(self.jobd.get("/healthz").json, {"status": "ok"})
+        self.assertEqual(self.jobd.get("/metrics").status, 200)
+        self.assertError(self.jobd.get("/v1/nope"), 404, "not_found")
+        self.assertError(self.jobd.get("/v1/tasks/%d" % (ids[-1] + 1000)), 404, "not_found")
+        self.assertError(self.jobd.get("/v1/tasks?bogus=1"), 400, "bad_request")
+        self.assertEqual(self.jobd.task(ids[-1])["state"], "running")
+        # The list reports what is committed: the stuck cancel is not in it.
+        listed = {t["id"]: t["state"] for t in jobdtest.list_all(self.jobd)}
+        self.assertEqual(listed[stuck], "running")
+        self.assertEqual(listed[ids[-1]], "running")
+        self.assertTrue(call.is_alive(), "the cancel was answered though never committed")
+
     def test_inline_creates_of_a_gather_past_the_cap_get_507(self):
         r = self.jobd.post("/v1/gather", {"tasks": [
             {"kind": "sleep", "sleep": {"seconds": 0}},
