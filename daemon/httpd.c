@@ -534,16 +534,11 @@ httpd_pick_shard(struct httpd *h)
 	"Retry-After: 1\r\nConnection: close\r\n"
 
 static void
-httpd_refuse_full(struct httpd *h, int c)
+httpd_refuse(struct httpd *h, int c)
 {
 	char    buf[4096];
 	int     n;
 
-	if (!h->full_logged) {
-		log_warn("http: %u connections, the limit: new ones are answered 503 until one closes",
-		    h->nconns);
-		h->full_logged = 1;
-	}
 	if (h->cfg.tls_cert == NULL) {
 		while (recv(c, buf, sizeof buf, MSG_DONTWAIT) > 0)
 			;
@@ -555,18 +550,65 @@ httpd_refuse_full(struct httpd *h, int c)
 	close(c);
 }
 
+static void
+httpd_refuse_full(struct httpd *h, int c)
+{
+	if (!h->full_logged) {
+		log_warn("http: %u connections, the limit: new ones are answered 503 until one closes",
+		    h->nconns);
+		h->full_logged = 1;
+	}
+	httpd_refuse(h, c);
+}
+
 static void httpd_watch_listeners(struct httpd *h, int on);
 
-/* Out of descriptors: the pending connection stays in the backlog and the
- * listener stays readable, so accepting on would spin (and log) at full
- * speed.  Listen again in a moment; say so once per pause. */
+/* Out of descriptors, accept(2) fails and leaves the connection in the
+ * backlog, with no word to its client until one frees.  The spare
+ * descriptor, given up for a moment, lets it be accepted, answered 503 as
+ * at the connection limit, and closed.  Without a spare (ENFILE: the whole
+ * system is out), the listener stays readable and accepting on would spin
+ * (and log) at full speed: listen again in a moment.  Said once per
+ * shortage. */
 #define HTTPD_EMFILE_PAUSE_MS 100
+
+static void
+httpd_spare_open(struct httpd *h)
+{
+	if (h->spare_fd < 0)
+		h->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* 0: one connection refused; else why none was: EMFILE (no spare), or
+ * accept's errno (EAGAIN: none waits any more). */
+static int
+httpd_refuse_spare(struct httpd *h, int lfd)
+{
+	int c, err = 0;
+
+	if (h->spare_fd < 0)
+		return EMFILE;
+	close(h->spare_fd);
+	h->spare_fd = -1;
+	if ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+		err = errno;
+	else {
+		if (!h->emfile_logged)
+			log_warn("http: out of file descriptors (%u connections): new ones are "
+			    "answered 503 until some close", h->nconns);
+		h->emfile_logged = 1;
+		httpd_refuse(h, c);
+	}
+	httpd_spare_open(h);
+	return err;
+}
 
 static void
 httpd_resume_accept_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct httpd *h = arg;
 
+	httpd_spare_open(h);
 	if (!h->stopping)
 		httpd_watch_listeners(h, 1);
 }
@@ -594,10 +636,15 @@ httpd_accept_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < HTTPD_ACCEPTS; i++) {
 		sl = sizeof ss;
 		if ((c = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				httpd_accept_pause(h);
-			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warn("http: accept: %s", strerror(errno));
+			int err = errno;
+
+			if (err == EMFILE || err == ENFILE) {
+				if ((err = httpd_refuse_spare(h, l->fd)) == 0)
+					continue;
+				if (err == EMFILE || err == ENFILE)
+					httpd_accept_pause(h);
+			} else if (err != EAGAIN && err != EINTR && err != ECONNABORTED)
+				log_warn("http: accept: %s", strerror(err));
 			return;
 		}
 		if (h->nconns >= h->cfg.max_conns || (sh = httpd_pick_shard(h)) == NULL) {
@@ -684,6 +731,8 @@ httpd_new(const struct httpd_config *cfg, struct err *e)
 	h->max_parked = cfg->max_conns - (cfg->max_conns >= 40 ? cfg->max_conns / 20 : 2);
 	h->resume_ev = event_new(cfg->base, -1, 0, httpd_resume_cb, h);
 	h->emfile_ev = evtimer_new(cfg->base, httpd_resume_accept_cb, h);
+	h->spare_fd = -1;
+	httpd_spare_open(h);
 	for (; h->nshards < HTTPD_SHARDS; h->nshards++)
 		if (httpd_shard_start(h, &h->shards[h->nshards], e) < 0) {
 			httpd_free(h);
@@ -737,6 +786,8 @@ httpd_free(struct httpd *h)
 	}
 	event_free(h->resume_ev);
 	event_free(h->emfile_ev);
+	if (h->spare_fd >= 0)
+		close(h->spare_fd);
 	free(h->ls);
 	free(h);
 }

@@ -91,6 +91,7 @@ struct httpd {
 	int                    full_logged; /* "at the limit" said, since the last accept */
 	int                    emfile_logged; /* "out of descriptors" said, likewise */
 	struct event          *emfile_ev;   /* listen again after running out of fds */
+	int                    spare_fd;    /* /dev/null, given up to refuse one when out of fds */
 	struct event          *resume_ev;
 	struct req_list        parked;
 	struct req_list        held;
