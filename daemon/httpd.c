@@ -352,6 +352,14 @@ httpd_uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 	return r;
 }
 
+static int
+httpd_expects_continue(struct MHD_Connection *c)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+
+	return v != NULL && strcasecmp(v, "100-continue") == 0;
+}
+
 static enum MHD_Result
 httpd_first_call(struct req *r, struct MHD_Connection *c, const char *url, const char *method)
 {
@@ -376,6 +384,16 @@ httpd_first_call(struct req *r, struct MHD_Connection *c, const char *url, const
 		httpd_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large", NULL,
 		    "the request body is larger than %zu bytes", h->cfg.max_body);
 		return httpd_queue(r);
+	}
+	/* MHD sends "100 Continue" once this call returns with no answer
+	 * queued (connection.c, MHD_CONNECTION_HEADERS_PROCESSED): a refusal
+	 * must come now, or the client sends its body for nothing. */
+	if (h->cfg.early != NULL && httpd_expects_continue(c)) {
+		h->cfg.early(h->cfg.arg, r);
+		if (r->resp != NULL) {
+			httpd_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+			return httpd_queue(r);
+		}
 	}
 	return MHD_YES;
 }

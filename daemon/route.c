@@ -249,6 +249,17 @@ api_wants_body(void *arg, const char *method, const char *path)
 }
 
 void
+api_guard(void *arg, struct req *r)
+{
+	const struct route *rt;
+	char                allow[64];
+	int64_t             id;
+
+	rt = route_find(httpd_req_method(r), httpd_req_path(r), &id, allow, sizeof allow);
+	(void)route_guard(arg, r, rt);
+}
+
+void
 api_dispatch(void *arg, struct req *r)
 {
 	struct api_call     c = { .jd = arg, .r = r };

@@ -4,7 +4,7 @@ timeout, or answered wrongly.  Every read has a deadline well under that
 timeout, so a hang fails the test rather than passing late."""
 import json
 import os
-import socket
+import re
 import time
 
 import jobdtest
@@ -157,6 +157,57 @@ class AbsoluteFormTest(ProtocolCase):
         r = self.send(b"GET", b"http:///healthz")
         self.assertError(r, 400, "bad_request")
 
+
+
+class ExpectContinueTest(ProtocolCase):
+    """A client that sends "Expect: 100-continue" waits for the 100 before it
+    sends its body.  A request refused anyway (no token) was told 100 first,
+    so the body went for nothing; now the refusal comes instead, and the
+    connection is closed (the body is never read)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.jobd = Jobd(no_auth=False).start()
+        with open(os.path.join(cls.jobd.dir, "jobd.token")) as f:
+            cls.token = f.read().strip()
+
+    BODY = json.dumps({"kind": "sleep", "sleep": {"seconds": 0}}).encode()
+
+    def start(self, auth):
+        extra = JSON + b"Content-Length: %d\r\nExpect: 100-continue\r\n" % len(self.BODY)
+        if auth is not None:
+            extra += b"Authorization: Bearer " + auth.encode() + b"\r\n"
+        s = raw_connect(self.jobd.port, self.head(b"POST", b"/v1/tasks", extra) + b"\r\n",
+                        timeout=PROMPT)
+        return s, s.makefile("rb")
+
+    def test_refused_before_the_body(self):
+        for auth in (None, "wrong"):
+            s, f = self.start(auth)
+            try:
+                status = f.readline()
+                self.assertTrue(status.startswith(b"HTTP/1.1 401 "), (auth, status))
+                head = b""
+                while not head.endswith(b"\r\n\r\n"):
+                    head += f.readline()
+                n = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+                self.assertEqual(json.loads(f.read(n))["error"]["code"], "unauthorized")
+                self.assertRegex(head, rb"(?i)www-authenticate: *bearer")
+                self.assertEqual(f.read(1), b"", "the connection stays open")
+            finally:
+                f.close()
+                s.close()
+
+    def test_continue_with_a_good_token(self):
+        s, f = self.start(self.token)
+        try:
+            self.assertTrue(f.readline().startswith(b"HTTP/1.1 100 "))
+            self.assertEqual(f.readline(), b"\r\n")
+            s.sendall(self.BODY)
+            self.assertTrue(f.readline().startswith(b"HTTP/1.1 201 "))
+        finally:
+            f.close()
+            s.close()
 
 if __name__ == "__main__":
     jobdtest.main()
