@@ -22,6 +22,8 @@ typedef void (*api_fn)(struct api_call *c);
 void api_dispatch(void *arg, struct req *r);
 /* httpd's body hook: does the route for method and path take a JSON body? */
 int  api_wants_body(void *arg, const char *method, const char *path);
+/* httpd's early hook: the checks of api_dispatch that need no body. */
+void api_guard(void *arg, struct req *r);
 
 void api_task_create(struct api_call *c);
 void api_task_list(struct api_call *c);

@@ -229,7 +229,8 @@ httpd_queue(struct req *r)
 }
 
 struct httpd_framing {
-	int length, encoding, host;
+	int         length, encoding, host;
+	const char *coding;    /* the last Transfer-Encoding */
 };
 
 static enum MHD_Result
@@ -239,21 +240,41 @@ httpd_framing_cb(void *arg, enum MHD_ValueKind kind, const char *key, const char
 
 	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
 		f->length++;
-	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
 		f->encoding++;
-	else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+		f->coding = value;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
 		f->host++;
 	return MHD_YES;
 }
 
+/* Is chunked the last of a list of transfer codings? */
+static int
+httpd_chunked_last(const char *codings)
+{
+	const char *last = strrchr(codings, ',');
+	size_t      n;
+
+	last = last != NULL ? last + 1 : codings;
+	last += strspn(last, " \t");
+	n = strcspn(last, " \t;");
+	return n == 7 && strncasecmp(last, "chunked", 7) == 0 &&
+	    last[n + strspn(last + n, " \t")] == '\0';
+}
+
 /* Where a proxy in front might read the request otherwise than MHD does
- * (request smuggling), or its Host is ambiguous: what is wrong, else NULL.
- * RFC 9112 3.2 and 6.3 ask for a 400 and a closed connection. */
+ * (request smuggling), or its Host is ambiguous: what is wrong, else NULL,
+ * and the status.  RFC 9112 3.2 and 6.3 ask for a 400 and a closed
+ * connection.  MHD understands one Transfer-Encoding, "chunked" alone (it
+ * compares the whole value): any other it takes for a body that lasts until
+ * the client closes, and so waited for the timeout.  RFC 9112 6.1 asks for a 501 for a
+ * coding not understood, 6.3 for a 400 when chunked is not the last. */
 static const char *
-httpd_framing_problem(struct MHD_Connection *c)
+httpd_framing_problem(struct MHD_Connection *c, const char *authority, unsigned *status)
 {
 	struct httpd_framing f = { 0 };
 
+	*status = MHD_HTTP_BAD_REQUEST;
 	MHD_get_connection_values(c, MHD_HEADER_KIND, httpd_framing_cb, &f);
 	if (f.length > 1)
 		return "more than one Content-Length header";
@@ -261,29 +282,99 @@ httpd_framing_problem(struct MHD_Connection *c)
 		return "both Content-Length and Transfer-Encoding";
 	if (f.host > 1)
 		return "more than one Host header";
+	if (authority != NULL && *authority == '\0')
+		return "an absolute URL with no host";
+	if (f.encoding > 1 || (f.encoding == 1 && strcasecmp(f.coding, "chunked") != 0)) {
+		if (f.encoding > 1 || !httpd_chunked_last(f.coding))
+			return "a Transfer-Encoding whose last coding is not chunked";
+		*status = MHD_HTTP_NOT_IMPLEMENTED;
+		return "a transfer coding other than chunked";
+	}
 	return NULL;
 }
 
-static enum MHD_Result
-httpd_first_call(struct httpd_shard *sh, struct MHD_Connection *c, const char *url,
-    const char *method, void **con_cls)
+/* An absolute-form target ("GET http://host:port/path", RFC 9112 3.2.2),
+ * which a server must accept: its path (its query MHD has split off
+ * already), and its authority, which stands for Host.  Else url itself. */
+static const char *
+httpd_origin_form(struct req *r, const char *url)
 {
-	struct httpd *h = sh->h;
-	struct req   *r;
-	const char   *cl, *bad;
+	const char *auth, *path;
+	size_t      n;
+
+	if (strncasecmp(url, "http://", 7) == 0)
+		auth = url + 7;
+	else if (strncasecmp(url, "https://", 8) == 0)
+		auth = url + 8;
+	else
+		return url;
+	n = strcspn(auth, "/");
+	if ((r->authority = strndup(auth, n)) == NULL)
+		fatal("out of memory");
+	path = auth + n;
+	return *path != '\0' ? path : "/";
+}
+
+static struct req *
+httpd_req_new(struct httpd_shard *sh)
+{
+	struct req *r;
 
 	if ((r = calloc(1, sizeof *r)) == NULL)
-		return MHD_NO;
-	r->h = h;
+		fatal("out of memory");
+	r->h = sh->h;
 	r->shard = sh;
+	return r;
+}
+
+/* MHD 0.9.75 keeps each query argument as a record in the connection's
+ * memory pool (some 56 bytes, for as little as two bytes of URL), and when
+ * the pool runs out it queues its 431 and then loses it: the failure of
+ * MHD_parse_arguments_ is ignored, and parse_initial_message_line's caller
+ * sets the state to MHD_CONNECTION_URL_RECEIVED over the one the 431 set
+ * (connection.c:3036 and 4457-4465), so nothing is sent and the client
+ * waits for the timeout.  So jobd keeps the query itself, in r->rawquery:
+ * this callback runs after MHD found the '?' and before it parses what
+ * follows, in its own writable read buffer (uri points into it); the query
+ * is copied out and cut off there, and MHD parses an empty one.  The
+ * request starts here (MHD passes the result on as *con_cls). */
+static void *
+httpd_uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct req *r = httpd_req_new(cls);
+	char       *q;
+
+	if (uri != NULL && (q = strchr(uri, '?')) != NULL) {
+		if ((r->rawquery = strdup(q + 1)) == NULL)
+			fatal("out of memory");
+		q[1] = '\0';
+	}
+	return r;
+}
+
+static int
+httpd_expects_continue(struct MHD_Connection *c)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+
+	return v != NULL && strcasecmp(v, "100-continue") == 0;
+}
+
+static enum MHD_Result
+httpd_first_call(struct req *r, struct MHD_Connection *c, const char *url, const char *method)
+{
+	struct httpd *h = r->h;
+	const char   *cl, *bad;
+	unsigned      status;
+
 	r->conn = c;
-	r->url = url;
+	r->url = httpd_origin_form(r, url);
 	r->method = method;
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);
-	*con_cls = r;
-	r->wants_body = h->cfg.wants_body(h->cfg.arg, method, url);
-	if ((bad = httpd_framing_problem(c)) != NULL) {
-		httpd_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request", NULL, "the request has %s", bad);
+	r->wants_body = h->cfg.wants_body(h->cfg.arg, method, r->url);
+	if ((bad = httpd_framing_problem(c, r->authority, &status)) != NULL) {
+		httpd_reply_error(r, status, status == MHD_HTTP_NOT_IMPLEMENTED ?
+		    "not_implemented" : "bad_request", NULL, "the request has %s", bad);
 		httpd_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 		return httpd_queue(r);
 	}
@@ -293,6 +384,16 @@ httpd_first_call(struct httpd_shard *sh, struct MHD_Connection *c, const char *u
 		httpd_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large", NULL,
 		    "the request body is larger than %zu bytes", h->cfg.max_body);
 		return httpd_queue(r);
+	}
+	/* MHD sends "100 Continue" once this call returns with no answer
+	 * queued (connection.c, MHD_CONNECTION_HEADERS_PROCESSED): a refusal
+	 * must come now, or the client sends its body for nothing. */
+	if (h->cfg.early != NULL && httpd_expects_continue(c)) {
+		h->cfg.early(h->cfg.arg, r);
+		if (r->resp != NULL) {
+			httpd_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+			return httpd_queue(r);
+		}
 	}
 	return MHD_YES;
 }
@@ -345,8 +446,10 @@ httpd_access_cb(void *cls, struct MHD_Connection *c, const char *url, const char
 	struct httpd       *h = sh->h;
 	struct req         *r = *con_cls;
 
-	if (r == NULL)
-		return httpd_first_call(sh, c, url, method, con_cls);
+	if (r == NULL)       /* MHD called no httpd_uri_cb: it always does */
+		r = *con_cls = httpd_req_new(sh);
+	if (r->conn == NULL)
+		return httpd_first_call(r, c, url, method);
 	if (*upload_data_size != 0) {
 		int rc = httpd_append_body(r, upload_data, *upload_data_size);
 
@@ -389,6 +492,8 @@ httpd_completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (r->resp != NULL)
 		MHD_destroy_response(r->resp);
 	free(r->query);
+	free(r->rawquery);
+	free(r->authority);
 	free(r->body);
 	free(r);
 	*con_cls = NULL;
@@ -447,16 +552,11 @@ httpd_pick_shard(struct httpd *h)
 	"Retry-After: 1\r\nConnection: close\r\n"
 
 static void
-httpd_refuse_full(struct httpd *h, int c)
+httpd_refuse(struct httpd *h, int c)
 {
 	char    buf[4096];
 	int     n;
 
-	if (!h->full_logged) {
-		log_warn("http: %u connections, the limit: new ones are answered 503 until one closes",
-		    h->nconns);
-		h->full_logged = 1;
-	}
 	if (h->cfg.tls_cert == NULL) {
 		while (recv(c, buf, sizeof buf, MSG_DONTWAIT) > 0)
 			;
@@ -468,18 +568,65 @@ httpd_refuse_full(struct httpd *h, int c)
 	close(c);
 }
 
+static void
+httpd_refuse_full(struct httpd *h, int c)
+{
+	if (!h->full_logged) {
+		log_warn("http: %u connections, the limit: new ones are answered 503 until one closes",
+		    h->nconns);
+		h->full_logged = 1;
+	}
+	httpd_refuse(h, c);
+}
+
 static void httpd_watch_listeners(struct httpd *h, int on);
 
-/* Out of descriptors: the pending connection stays in the backlog and the
- * listener stays readable, so accepting on would spin (and log) at full
- * speed.  Listen again in a moment; say so once per pause. */
+/* Out of descriptors, accept(2) fails and leaves the connection in the
+ * backlog, with no word to its client until one frees.  The spare
+ * descriptor, given up for a moment, lets it be accepted, answered 503 as
+ * at the connection limit, and closed.  Without a spare (ENFILE: the whole
+ * system is out), the listener stays readable and accepting on would spin
+ * (and log) at full speed: listen again in a moment.  Said once per
+ * shortage. */
 #define HTTPD_EMFILE_PAUSE_MS 100
+
+static void
+httpd_spare_open(struct httpd *h)
+{
+	if (h->spare_fd < 0)
+		h->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* 0: one connection refused; else why none was: EMFILE (no spare), or
+ * accept's errno (EAGAIN: none waits any more). */
+static int
+httpd_refuse_spare(struct httpd *h, int lfd)
+{
+	int c, err = 0;
+
+	if (h->spare_fd < 0)
+		return EMFILE;
+	close(h->spare_fd);
+	h->spare_fd = -1;
+	if ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+		err = errno;
+	else {
+		if (!h->emfile_logged)
+			log_warn("http: out of file descriptors (%u connections): new ones are "
+			    "answered 503 until some close", h->nconns);
+		h->emfile_logged = 1;
+		httpd_refuse(h, c);
+	}
+	httpd_spare_open(h);
+	return err;
+}
 
 static void
 httpd_resume_accept_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct httpd *h = arg;
 
+	httpd_spare_open(h);
 	if (!h->stopping)
 		httpd_watch_listeners(h, 1);
 }
@@ -507,10 +654,15 @@ httpd_accept_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < HTTPD_ACCEPTS; i++) {
 		sl = sizeof ss;
 		if ((c = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				httpd_accept_pause(h);
-			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warn("http: accept: %s", strerror(errno));
+			int err = errno;
+
+			if (err == EMFILE || err == ENFILE) {
+				if ((err = httpd_refuse_spare(h, l->fd)) == 0)
+					continue;
+				if (err == EMFILE || err == ENFILE)
+					httpd_accept_pause(h);
+			} else if (err != EAGAIN && err != EINTR && err != ECONNABORTED)
+				log_warn("http: accept: %s", strerror(err));
 			return;
 		}
 		if (h->nconns >= h->cfg.max_conns || (sh = httpd_pick_shard(h)) == NULL) {
@@ -538,38 +690,11 @@ httpd_watch_listeners(struct httpd *h, int on)
 	h->accepting = on;
 }
 
-static int
-httpd_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Percent-decoding of the path and of query keys and values, in place,
- * except for %00 and %2F, which stay as they are: decoded, a NUL would cut
- * "/v1/tasks/7%00x" to task 7 (MHD hands the path on as a C string), and a
- * slash would make "/v1/tasks/7%2Fcancel" the cancel of task 7.  Kept, no
- * route, id or parameter matches them, so they get the 404 or 400 any
- * other stranger gets. */
+/* MHD's unescape callback, for the path (jobd decodes the query itself). */
 static size_t
 httpd_unescape(void *arg, struct MHD_Connection *c, char *s)
 {
-	char *start = s, *out = s;
-	int   hi, lo;
-
-	for (; *s != '\0'; s++) {
-		if (s[0] == '%' && (hi = httpd_hex((unsigned char)s[1])) >= 0 &&
-		    (lo = httpd_hex((unsigned char)s[2])) >= 0 && hi * 16 + lo != 0 &&
-		    hi * 16 + lo != '/') {
-			*out++ = (char)(hi * 16 + lo);
-			s += 2;
-		} else
-			*out++ = *s;
-	}
-	*out = '\0';
-	return (size_t)(out - start);
+	return httpd_unescape_str(s);
 }
 
 static int
@@ -586,6 +711,7 @@ httpd_shard_start(struct httpd *h, struct httpd_shard *sh, struct err *e)
 	sh->d = MHD_start_daemon(flags, 0, NULL, NULL, httpd_access_cb, sh,
 	    MHD_OPTION_EXTERNAL_LOGGER, httpd_log, h,
 	    MHD_OPTION_UNESCAPE_CALLBACK, httpd_unescape, NULL,
+	    MHD_OPTION_URI_LOG_CALLBACK, httpd_uri_cb, sh,
 	    MHD_OPTION_NOTIFY_COMPLETED, httpd_completed_cb, sh,
 	    MHD_OPTION_NOTIFY_CONNECTION, httpd_conn_cb, sh,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_conns,
@@ -623,6 +749,8 @@ httpd_new(const struct httpd_config *cfg, struct err *e)
 	h->max_parked = cfg->max_conns - (cfg->max_conns >= 40 ? cfg->max_conns / 20 : 2);
 	h->resume_ev = event_new(cfg->base, -1, 0, httpd_resume_cb, h);
 	h->emfile_ev = evtimer_new(cfg->base, httpd_resume_accept_cb, h);
+	h->spare_fd = -1;
+	httpd_spare_open(h);
 	for (; h->nshards < HTTPD_SHARDS; h->nshards++)
 		if (httpd_shard_start(h, &h->shards[h->nshards], e) < 0) {
 			httpd_free(h);
@@ -676,6 +804,8 @@ httpd_free(struct httpd *h)
 	}
 	event_free(h->resume_ev);
 	event_free(h->emfile_ev);
+	if (h->spare_fd >= 0)
+		close(h->spare_fd);
 	free(h->ls);
 	free(h);
 }

@@ -26,6 +26,11 @@ struct httpd_config {
 	uint64_t         (*hold_seq)(void *arg);
 	/* Does this request take a body?  Others' bodies are read and dropped. */
 	int              (*wants_body)(void *arg, const char *method, const char *path);
+	/* Optional: the checks that need no body (Origin, Host, token), for a
+	 * request whose client waits for "100 Continue" before it sends its
+	 * body.  An answer given here is sent instead, and the connection
+	 * closed, so that the body is never sent for nothing. */
+	void             (*early)(void *arg, struct req *r);
 	/* Route and answer one request (the API). */
 	void             (*dispatch)(void *arg, struct req *r);
 	/* Optional: every answered request, its status and seconds taken. */

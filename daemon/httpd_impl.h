@@ -33,7 +33,9 @@ struct req {
 	struct httpd_shard    *shard;       /* the MHD daemon it came in on */
 	struct MHD_Connection *conn;
 	const char            *method;
-	const char            *url;
+	const char            *url;         /* the path: origin-form, or absolute-form's */
+	char                  *authority;   /* absolute-form's host[:port], else NULL */
+	char                  *rawquery;    /* the query as sent (after '?'), else NULL */
 	char                  *body;
 	size_t                 len, cap;
 	size_t                 seen;        /* body bytes received, kept or not */
@@ -89,6 +91,7 @@ struct httpd {
 	int                    full_logged; /* "at the limit" said, since the last accept */
 	int                    emfile_logged; /* "out of descriptors" said, likewise */
 	struct event          *emfile_ev;   /* listen again after running out of fds */
+	int                    spare_fd;    /* /dev/null, given up to refuse one when out of fds */
 	struct event          *resume_ev;
 	struct req_list        parked;
 	struct req_list        held;
@@ -101,7 +104,9 @@ struct httpd {
 /* httpd.c: give r its answer (resp is r's now): queued at once, held for
  * its commit, or resumed. */
 void httpd_set_response(struct req *r, unsigned status, struct MHD_Response *resp);
-/* httpd_req.c: read r's query into r->query. */
+/* httpd_req.c: split and decode r->rawquery into r->query. */
 void httpd_req_collect_query(struct req *r);
+/* httpd_req.c: percent-decode s in place (but %00 and %2F); its new length. */
+size_t httpd_unescape_str(char *s);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -81,6 +82,10 @@ void *httpd_req_data(const struct req *r) { return r->data; }
 const char *
 httpd_req_header(const struct req *r, const char *name)
 {
+	/* RFC 9112 3.2.2: with an absolute-form target, its authority is the
+	 * host, whatever Host says. */
+	if (r->authority != NULL && strcasecmp(name, MHD_HTTP_HEADER_HOST) == 0)
+		return r->authority;
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
@@ -118,15 +123,59 @@ httpd_req_body(const struct req *r, size_t *len)
 	return r->body ? r->body : "";
 }
 
-static enum MHD_Result
-httpd_query_cb(void *arg, enum MHD_ValueKind kind, const char *key, const char *value)
+static int
+httpd_hex(int c)
 {
-	struct req *r = arg;
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
 
-	/* "?&" or "?a=1&&b=2": an empty piece names nothing (MHD reports one
-	 * between two '&' but not one after the last). */
+/* Percent-decoding of the path and of query keys and values, in place,
+ * except for %00 and %2F, which stay as they are: decoded, a NUL would cut
+ * "/v1/tasks/7%00x" to task 7 (MHD hands the path on as a C string), and a
+ * slash would make "/v1/tasks/7%2Fcancel" the cancel of task 7.  Kept, no
+ * route, id or parameter matches them, so they get the 404 or 400 any
+ * other stranger gets. */
+size_t
+httpd_unescape_str(char *s)
+{
+	char *start = s, *out = s;
+	int   hi, lo;
+
+	for (; *s != '\0'; s++) {
+		if (s[0] == '%' && (hi = httpd_hex((unsigned char)s[1])) >= 0 &&
+		    (lo = httpd_hex((unsigned char)s[2])) >= 0 && hi * 16 + lo != 0 &&
+		    hi * 16 + lo != '/') {
+			*out++ = (char)(hi * 16 + lo);
+			s += 2;
+		} else
+			*out++ = *s;
+	}
+	*out = '\0';
+	return (size_t)(out - start);
+}
+
+/* A query key or value as MHD would have it: '+' is a space, then
+ * percent-decoding. */
+static void
+httpd_query_decode(char *s)
+{
+	char *p;
+
+	for (p = s; *p != '\0'; p++)
+		if (*p == '+')
+			*p = ' ';
+	httpd_unescape_str(s);
+}
+
+static void
+httpd_query_add(struct req *r, const char *key, const char *value)
+{
+	/* "?&" or "?a=1&&b=2": an empty piece names nothing. */
 	if (*key == '\0' && (value == NULL || *value == '\0'))
-		return MHD_YES;
+		return;
 	if (r->nquery + 1 >= r->capquery) {
 		r->capquery = r->capquery ? r->capquery * 2 : 8;
 		if ((r->query = realloc(r->query, r->capquery * sizeof *r->query)) == NULL)
@@ -134,7 +183,6 @@ httpd_query_cb(void *arg, enum MHD_ValueKind kind, const char *key, const char *
 	}
 	r->query[r->nquery++] = (struct query_arg){ key, value };
 	r->query[r->nquery] = (struct query_arg){ NULL, NULL };
-	return MHD_YES;
 }
 
 const struct query_arg *
@@ -145,10 +193,25 @@ httpd_req_query(const struct req *r)
 	return r->query ? r->query : &none;
 }
 
+/* The pieces between '&' are "key=value", or "key" alone (value NULL), as
+ * MHD splits them (internal.c, MHD_parse_arguments_).  In place: the keys
+ * and values point into r->rawquery. */
 void
 httpd_req_collect_query(struct req *r)
 {
-	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, httpd_query_cb, r);
+	char *piece = r->rawquery, *amp, *eq;
+
+	while (piece != NULL) {
+		if ((amp = strchr(piece, '&')) != NULL)
+			*amp++ = '\0';
+		if ((eq = strchr(piece, '=')) != NULL) {
+			*eq++ = '\0';
+			httpd_query_decode(eq);
+		}
+		httpd_query_decode(piece);
+		httpd_query_add(r, piece, eq);
+		piece = amp;
+	}
 }
 
 void

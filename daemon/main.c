@@ -584,7 +584,7 @@ main_start(struct main_ctx *m)
 	    .tls_cert = m->tls_cert, .tls_key = m->tls_key,
 	    .max_conns = jd->cfg.max_conns, .max_body = jd->cfg.max_body, .token = jd->token,
 	    .hold_seq = main_hold_seq,
-	    .wants_body = api_wants_body, .dispatch = api_dispatch,
+	    .wants_body = api_wants_body, .early = api_guard, .dispatch = api_dispatch,
 	    .answered = main_answered, .pulse = main_pulse, .arg = jd };
 	if ((jd->httpd = httpd_new(&hc, &e)) == NULL)
 		main_refuse(m, &e);

@@ -278,6 +278,17 @@ route_check(struct api_call *c, const struct route *rt, const char *allow)
 }
 
 void
+api_guard(void *arg, struct req *r)
+{
+	const struct route *rt;
+	char                allow[64];
+	int64_t             id;
+
+	rt = route_find(httpd_req_method(r), httpd_req_path(r), &id, allow, sizeof allow);
+	(void)route_guard(arg, r, rt);
+}
+
+void
 api_dispatch(void *arg, struct req *r)
 {
 	struct api_call     c = { .jd = arg, .r = r };

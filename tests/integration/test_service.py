@@ -16,7 +16,8 @@ import unittest
 
 import jobdtest
 from jobdtest import (DEADLINE, HERE, JOBD, TOP_BUILD, Jobd, JobdProcess, UnixHTTPConnection,
-                      conn_request, free_port, run_jobd, service_env, wait_until)
+                      conn_request, free_port, read_response, run_jobd, service_env,
+                      wait_until)
 
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 SOCKET_ACTIVATE = "/usr/bin/systemd-socket-activate"
@@ -502,6 +503,36 @@ class ListenerTest(TempDirCase):
             conn_request(http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE),
                          "GET", "/healthz")), what="jobd serving again")
         self.assertEqual(r.json, {"status": "ok"})
+        self.stop_ok(p)
+
+    def test_out_of_descriptors_answers_503(self):
+        # Out of fds, a new client waited in the backlog with no word until
+        # one freed; jobd now gives up a spare descriptor for a moment to
+        # accept it, answer 503 overloaded with Retry-After, and close it.
+        p = self.spawn(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db"), "--no-auth"],
+                       prefix=["prlimit", "--nofile=64:64", "--"])
+        port = p.wait_port()
+        held = []
+        try:
+            for _ in range(80):
+                held.append(socket.create_connection(("127.0.0.1", port), timeout=DEADLINE))
+            wait_until(lambda: "out of file descriptors" in p.logtext(), what="the limit")
+            s = socket.create_connection(("127.0.0.1", port), timeout=20)
+            try:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                r = read_response(s)
+            finally:
+                s.close()
+            self.assertEqual(r.status, 503, r)
+            self.assertEqual(r.json["error"]["code"], "overloaded", r)
+            self.assertEqual(r.headers.get("retry-after"), "1", r.headers)
+            self.assertIn("new ones are answered 503", p.logtext())
+        finally:
+            for c in held:
+                c.close()
+        r = wait_until(lambda: (lambda r: r if r.status == 200 else None)(
+            conn_request(http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE),
+                         "GET", "/healthz")), what="jobd serving again")
         self.stop_ok(p)
 
     def test_sighup_stops_cleanly(self):
