@@ -227,15 +227,35 @@ store_open_reader(struct store *s, const char *path, struct err *e)
 	return 0;
 }
 
+/* The WAL, opened once SQLite has made it (a read in WAL mode does), to
+ * sync it and to see it is still there. */
+static int
+store_open_wal(struct store *s, struct err *e)
+{
+	if ((s->files.wal_fd = open(s->files.wal, O_RDONLY | O_CLOEXEC)) < 0)
+		return err_set(e, 500, "cannot open its WAL %s: %s", s->files.wal, strerror(errno));
+	return 0;
+}
+
+void
+store_check_files(struct store *s)
+{
+	struct err e;
+
+	if (syncer_files_check(&s->files, &e) < 0)
+		fatal("%s; stopping", e.msg);
+}
+
 struct store *
 store_open(struct event_base *base, const char *path, int sync_full, int64_t max_bytes,
     struct err *e)
 {
 	struct store *s;
 
-	if ((s = calloc(1, sizeof *s)) == NULL)
+	if ((s = calloc(1, sizeof *s)) == NULL || (s->files.db = strdup(path)) == NULL ||
+	    asprintf(&s->files.wal, "%s-wal", path) < 0)
 		fatal("out of memory");
-	s->lock_fd = -1;
+	s->files.db_fd = s->files.wal_fd = -1;
 	store_read_boot_id(s);
 	/* The writing connection writes each commit's WAL frames in one go. */
 	if (store_vfs_register() != SQLITE_OK ||
@@ -252,14 +272,14 @@ store_open(struct event_base *base, const char *path, int sync_full, int64_t max
 		goto fail;
 	}
 	/* Two daemons on one database would each think they own its running tasks. */
-	if ((s->lock_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+	if ((s->files.db_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    flock(s->files.db_fd, LOCK_EX | LOCK_NB) < 0) {
 		err_set(e, 500, "cannot lock database %s: %s", path,
 		    errno == EWOULDBLOCK ? "another jobd is using it" : strerror(errno));
 		goto fail;
 	}
 	if (store_configure(s, max_bytes, e) < 0 || store_open_reader(s, path, e) < 0 ||
-	    store_stage_start(s, base, path, sync_full, e) < 0) {
+	    store_open_wal(s, e) < 0 || store_stage_start(s, base, path, sync_full, e) < 0) {
 		char msg[sizeof e->msg];
 
 		snprintf(msg, sizeof msg, "%s", e->msg);
@@ -288,8 +308,12 @@ store_close(struct store *s)
 		sqlite3_close(s->rdb);
 	if (s->db != NULL)
 		sqlite3_close(s->db);
-	if (s->lock_fd >= 0)
-		close(s->lock_fd);
+	if (s->files.wal_fd >= 0)
+		close(s->files.wal_fd);
+	if (s->files.db_fd >= 0)
+		close(s->files.db_fd);
+	free(s->files.db);
+	free(s->files.wal);
 	free(s);
 }
 

@@ -1,5 +1,9 @@
 """The database file: jobd takes only a database that is its own (new, empty,
-or made by a jobd), refuses any other at start and leaves it as it was."""
+or made by a jobd), refuses any other at start and leaves it as it was; and
+once the database or its WAL is deleted or renamed under a running jobd, it
+stops at its next commit instead of answering for changes kept in a file no
+restart will read."""
+import http.client
 import os
 import shutil
 import sqlite3
@@ -151,6 +155,82 @@ class Own(DbCase):
         self.assertEqual(j.stop(), 0)
         self.assertEqual(pragma(self.db, "application_id"), APP_ID)
         self.assertEqual(pragma(self.db, "user_version"), SCHEMA_VERSION)
+
+
+class Vanished(DbCase):
+    """A file of the database deleted or renamed under a running jobd."""
+
+    def prepare(self, args):
+        """A task committed for good (a clean stop checkpoints the WAL into
+        the database), then jobd started again and a create answered, so
+        that its WAL has been written and synced: the first task's id and
+        the jobd."""
+        j = self.start(args)
+        tid = j.create("sleep", {"seconds": 0})["id"]
+        j.wait_state(tid, "succeeded")
+        self.assertEqual(j.stop(), 0)
+        j = self.start(args)
+        j.create("sleep", {"seconds": 3600})
+        self.assertTrue(os.path.exists(self.db + "-wal"))
+        return tid, j
+
+    def creates_until_stopped(self, j):
+        """Create tasks until jobd stops answering (at most 50): the ids it
+        answered 201 for, and its exit code."""
+        acked = []
+        for _ in range(50):
+            try:
+                r = j.post("/v1/tasks", {"kind": "sleep", "sleep": {"seconds": 3600}})
+            except (OSError, http.client.HTTPException):
+                break
+            if r.status == 201:
+                acked.append(r.json["id"])
+        try:
+            rc = j.proc.wait(jobdtest.DEADLINE)
+        except Exception:
+            self.fail("jobd still runs after %d creates:\n%s" % (len(acked), j.logtext()))
+        return acked, rc
+
+    def check_stopped(self, j, args, fragment, kept=None):
+        acked, rc = self.creates_until_stopped(j)
+        log = j.logtext()
+        j.stop()
+        self.assertEqual(rc, 1, log)
+        self.assertIn(fragment, log)
+        self.assertIn("stopping", log)
+        # Whatever it answered 201 for must be there after a restart; it
+        # should have answered none, as none could be kept.
+        j = self.start(args)
+        lost = [i for i in acked if j.get("/v1/tasks/%d" % i).status != 200]
+        self.assertEqual(lost, [], "acknowledged, then lost")
+        self.assertEqual(acked, [])
+        if kept is not None:
+            self.assertEqual(j.task(kept)["state"], "succeeded")
+
+    def test_wal_deleted_full(self):
+        tid, j = self.prepare(())
+        os.unlink(self.db + "-wal")
+        self.check_stopped(j, (), "jobd.db-wal was deleted", kept=tid)
+
+    def test_wal_deleted_normal(self):
+        tid, j = self.prepare(("--sync", "normal"))
+        os.unlink(self.db + "-wal")
+        self.check_stopped(j, ("--sync", "normal"), "jobd.db-wal was deleted", kept=tid)
+
+    def test_wal_renamed_full(self):
+        tid, j = self.prepare(())
+        os.rename(self.db + "-wal", os.path.join(self.tmp, "moved-wal"))
+        self.check_stopped(j, (), "jobd.db-wal was renamed or replaced", kept=tid)
+
+    def test_database_deleted_full(self):
+        _, j = self.prepare(())
+        os.unlink(self.db)
+        self.check_stopped(j, (), "jobd.db was deleted")
+
+    def test_database_renamed_normal(self):
+        _, j = self.prepare(("--sync", "normal"))
+        os.rename(self.db, os.path.join(self.tmp, "moved.db"))
+        self.check_stopped(j, ("--sync", "normal"), "jobd.db was renamed or replaced")
 
 
 if __name__ == "__main__":
