@@ -21,6 +21,15 @@
 #include "store_impl.h"
 #include "store_vfs.h"
 
+/* jobd's mark in a database's header (PRAGMA application_id): "jobd" in
+ * ASCII.  schema/003-appid.sql writes it. */
+#define STORE_APP_ID 0x6a6f6264
+
+/* The columns of schema version 1's tasks table: what a database stamped
+ * by no application must have for jobd to take it for one of its own. */
+#define STORE_V1_COLS "id, kind, name, state, stop, created_at, started_at, finished_at, " \
+	"timeout, spec, result, error, pgid, boot_id, stdout, stderr"
+
 /* Each connection's page cache, in KiB. */
 #define STORE_CACHE_KB "512"
 
@@ -67,20 +76,75 @@ store_exec(struct store *s, const char *sql, struct err *e)
 	return store_exec_on(s->db, sql, e);
 }
 
-/* Apply schema/NNN-*.sql past PRAGMA user_version, each in one transaction. */
+/* The integer in the first row sql gives (a PRAGMA's value, a count). */
 static int
-store_migrate(struct store *s, struct err *e)
+store_query_int(sqlite3 *db, const char *sql, int *v, struct err *e)
 {
-	const int     n = (int)(sizeof schema_migrations / sizeof schema_migrations[0]);
 	sqlite3_stmt *st;
-	char          pragma[64];
-	int           v = 0, i;
+	int           rc;
 
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-		return err_set(e, 500, "%s", sqlite3_errmsg(s->db));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int(st, 0);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return err_set(e, 500, "%s", sqlite3_errmsg(db));
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*v = sqlite3_column_int(st, 0);
+	else if (rc != SQLITE_DONE)
+		err_set(e, 500, "%s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* A tasks table with schema version 1's columns?  If not, sqlite3_errmsg
+ * says what is missing. */
+static int
+store_has_tasks(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int           rc;
+
+	rc = sqlite3_prepare_v2(db, "SELECT " STORE_V1_COLS " FROM tasks", -1, &st, NULL);
+	sqlite3_finalize(st);
+	return rc == SQLITE_OK;
+}
+
+/* Whose database is it?  jobd's if new (no schema at all: a new or 0-byte
+ * file), stamped with jobd's application_id, or made by a jobd from before
+ * the stamp (no application_id, a schema version, and jobd's tasks table).
+ * Any other is refused before anything is written to it (even WAL mode
+ * rewrites the header): migrating it would add jobd's tables to another
+ * application's.  *v: its schema version. */
+static int
+store_check_owner(struct store *s, int *v, struct err *e)
+{
+	int app = 0, objects = 0;
+
+	*v = 0;
+	if (store_query_int(s->db, "PRAGMA user_version", v, e) < 0 ||
+	    store_query_int(s->db, "PRAGMA application_id", &app, e) < 0 ||
+	    store_query_int(s->db, "SELECT count(*) FROM sqlite_master", &objects, e) < 0)
+		return -1;
+	if (app != 0 && app != STORE_APP_ID)
+		return err_set(e, 500, "not a jobd database: it belongs to another application "
+		    "(application_id %#010x); refusing it", (unsigned)app);
+	if (*v < 0)
+		return err_set(e, 500, "not a jobd database (or a damaged one): schema version %d; "
+		    "refusing it", *v);
+	if (*v == 0 && objects > 0)
+		return err_set(e, 500, "not a jobd database: it holds another application's tables "
+		    "and no jobd schema version; refusing it");
+	if (*v > 0 && app == 0 && !store_has_tasks(s->db))
+		return err_set(e, 500, "not a jobd database: schema version %d but no jobd tasks "
+		    "table (%s); refusing it", *v, sqlite3_errmsg(s->db));
+	return 0;
+}
+
+/* Apply schema/NNN-*.sql past schema version v, each in one transaction. */
+static int
+store_migrate(struct store *s, int v, struct err *e)
+{
+	const int n = (int)(sizeof schema_migrations / sizeof schema_migrations[0]);
+	char      pragma[64];
+	int       i;
+
 	if (v > n)
 		return err_set(e, 500, "the database has schema version %d, newer than this jobd (%d)", v, n);
 	for (i = v; i < n; i++) {
@@ -113,12 +177,12 @@ store_read_boot_id(struct store *s)
 static int
 store_configure(struct store *s, int64_t max_bytes, struct err *e)
 {
-	sqlite3_stmt *st;
-	char          pragma[64];
-	int           page = 4096;
+	char pragma[64];
+	int  page = 4096, v;
 
 	sqlite3_busy_timeout(s->db, 5000);
-	if (store_exec(s, "PRAGMA journal_mode = WAL", e) < 0 ||
+	if (store_check_owner(s, &v, e) < 0 ||
+	    store_exec(s, "PRAGMA journal_mode = WAL", e) < 0 ||
 	    /* FULL's sync at each commit is the syncer's, off the loop. */
 	    store_exec(s, "PRAGMA synchronous = NORMAL", e) < 0 ||
 	    store_exec(s, "PRAGMA journal_size_limit = 67108864", e) < 0 ||
@@ -132,14 +196,10 @@ store_configure(struct store *s, int64_t max_bytes, struct err *e)
 	     * ephemeral table for that IN list on every INSERT and UPDATE
 	     * that checks it: a quarter of an insert's cost. */
 	    store_exec(s, "PRAGMA ignore_check_constraints = ON", e) < 0 ||
-	    store_migrate(s, e) < 0)
+	    store_migrate(s, v, e) < 0 ||
+	    store_query_int(s->db, "PRAGMA page_size", &page, e) < 0)
 		return -1;
 	/* A quota: past it SQLite answers SQLITE_FULL, as a full disk would. */
-	if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			page = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
-	}
 	snprintf(pragma, sizeof pragma, "PRAGMA max_page_count = %lld",
 	    max_bytes > 0 ? (long long)(max_bytes / page + 1) : 4294967294LL);
 	return store_exec(s, pragma, e);
@@ -167,15 +227,35 @@ store_open_reader(struct store *s, const char *path, struct err *e)
 	return 0;
 }
 
+/* The WAL, opened once SQLite has made it (a read in WAL mode does), to
+ * sync it and to see it is still there. */
+static int
+store_open_wal(struct store *s, struct err *e)
+{
+	if ((s->files.wal_fd = open(s->files.wal, O_RDONLY | O_CLOEXEC)) < 0)
+		return err_set(e, 500, "cannot open its WAL %s: %s", s->files.wal, strerror(errno));
+	return 0;
+}
+
+void
+store_check_files(struct store *s)
+{
+	struct err e;
+
+	if (syncer_files_check(&s->files, &e) < 0)
+		fatal("%s; stopping", e.msg);
+}
+
 struct store *
 store_open(struct event_base *base, const char *path, int sync_full, int64_t max_bytes,
     struct err *e)
 {
 	struct store *s;
 
-	if ((s = calloc(1, sizeof *s)) == NULL)
+	if ((s = calloc(1, sizeof *s)) == NULL || (s->files.db = strdup(path)) == NULL ||
+	    asprintf(&s->files.wal, "%s-wal", path) < 0)
 		fatal("out of memory");
-	s->lock_fd = -1;
+	s->files.db_fd = s->files.wal_fd = -1;
 	store_read_boot_id(s);
 	/* The writing connection writes each commit's WAL frames in one go. */
 	if (store_vfs_register() != SQLITE_OK ||
@@ -192,14 +272,14 @@ store_open(struct event_base *base, const char *path, int sync_full, int64_t max
 		goto fail;
 	}
 	/* Two daemons on one database would each think they own its running tasks. */
-	if ((s->lock_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+	if ((s->files.db_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    flock(s->files.db_fd, LOCK_EX | LOCK_NB) < 0) {
 		err_set(e, 500, "cannot lock database %s: %s", path,
 		    errno == EWOULDBLOCK ? "another jobd is using it" : strerror(errno));
 		goto fail;
 	}
 	if (store_configure(s, max_bytes, e) < 0 || store_open_reader(s, path, e) < 0 ||
-	    store_stage_start(s, base, path, sync_full, e) < 0) {
+	    store_open_wal(s, e) < 0 || store_stage_start(s, base, path, sync_full, e) < 0) {
 		char msg[sizeof e->msg];
 
 		snprintf(msg, sizeof msg, "%s", e->msg);
@@ -228,8 +308,12 @@ store_close(struct store *s)
 		sqlite3_close(s->rdb);
 	if (s->db != NULL)
 		sqlite3_close(s->db);
-	if (s->lock_fd >= 0)
-		close(s->lock_fd);
+	if (s->files.wal_fd >= 0)
+		close(s->files.wal_fd);
+	if (s->files.db_fd >= 0)
+		close(s->files.db_fd);
+	free(s->files.db);
+	free(s->files.wal);
 	free(s);
 }
 

@@ -11,6 +11,7 @@
 
 #include "store.h"
 #include "store_writer.h"
+#include "syncer.h"
 #include "task.h"
 
 enum store_stmt {
@@ -24,7 +25,10 @@ struct store {
 	sqlite3              *db;           /* writes: the writer thread's once it runs */
 	sqlite3              *rdb;          /* reads, on the loop */
 	sqlite3_stmt         *st[ST_N];     /* prepared on rdb */
-	int                   lock_fd;      /* flock: one jobd per database */
+	/* Its file (db_fd holds the flock: one jobd per database) and its
+	 * WAL, each open, to tell whether they are still where a restart
+	 * will look for them: */
+	struct syncer_files   files;
 	char                  boot_id[40];
 	struct store_hooks    hooks;
 	/* Staged, to go into the next batch: */
@@ -53,6 +57,10 @@ struct store {
 	/* The last tasks to finish (store_recent.c): */
 	struct task         **recent;
 };
+
+/* store.c, for a commit made without the syncer (--sync normal): stop
+ * jobd if the database or its WAL is no longer at its path. */
+void store_check_files(struct store *s);
 
 /* store_stage.c, for store.c's open and close. */
 int  store_stage_start(struct store *s, struct event_base *base, const char *path,

@@ -204,15 +204,19 @@ store_lazy_cb(evutil_socket_t fd, short what, void *arg)
 		syncer_request(s->syncer, s->committed);
 }
 
-/* A batch is committed.  Without the syncer it is as durable as it gets.
- * With it, a commit someone waits for is synced at once; the others within
+/* A batch is committed.  Without the syncer it is as durable as it gets,
+ * once its files are seen still where a restart will look for them.  With
+ * it, a commit someone waits for is synced at once; the others within
  * STORE_LAZY_MS, so a busy loop whose changes nobody is told of (programs
  * starting and ending behind one gather) does not pay a sync for each. */
 static void
 store_commit_made(struct store *s)
 {
-	if (s->syncer == NULL || s->synced >= s->committed)
+	if (s->syncer == NULL) {
+		store_check_files(s);
 		store_made_durable(s, s->committed);
+	} else if (s->synced >= s->committed)
+		store_made_durable(s, s->committed);   /* synced before it came back */
 	else if (s->need >= s->committed)
 		syncer_request(s->syncer, s->committed);
 	else if (!evtimer_pending(s->lazy_ev, NULL))
@@ -451,14 +455,13 @@ store_flush(struct store *s)
 static int
 store_start_syncer(struct store *s, struct event_base *base, const char *path, struct err *e)
 {
-	char *wal, *copy;
+	char *copy;
 	int   rc = 0;
 
-	if (asprintf(&wal, "%s-wal", path) < 0 || (copy = strdup(path)) == NULL)
+	if ((copy = strdup(path)) == NULL)
 		fatal("out of memory");
-	if ((s->syncer = syncer_new(base, wal, dirname(copy), store_durable_cb, s, e)) == NULL)
+	if ((s->syncer = syncer_new(base, &s->files, dirname(copy), store_durable_cb, s, e)) == NULL)
 		rc = -1;
-	free(wal);
 	free(copy);
 	return rc;
 }

@@ -5,7 +5,7 @@
  * the VMs we measured, 1-10 ms on real disks), and on the loop that stalled
  * everything else: exec slots waited for it before they could start the next
  * program, and every other client waited for it too.  The thread touches no
- * SQLite and no libevent state: it syncs a file descriptor of its own and
+ * SQLite and no libevent state: it syncs a file descriptor (the store's) and
  * publishes a number under a mutex; the loop reads it when an eventfd says so.
  *
  * Why this is as safe as synchronous=FULL: in WAL mode SQLite appends each
@@ -15,7 +15,12 @@
  * file, not per descriptor), and jobd reports nothing a commit made true
  * until the sync that covers it has returned.  A crash before that loses
  * only commits nobody was told about; the WAL's checksums make SQLite ignore
- * a torn tail. */
+ * a torn tail.
+ *
+ * A sync is only as good as the file's name: after each one the thread
+ * checks that the WAL and the database are still where a restart will look
+ * for them (a WAL deleted under jobd is still written and synced, but into a
+ * file nobody will read again), and a file gone fails the sync. */
 #include "config.h"
 
 #include <errno.h>
@@ -23,6 +28,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -41,12 +47,14 @@ struct syncer {
 	uint64_t         want;       /* sync every commit up to this (loop and writer set it) */
 	uint64_t         have;       /* every commit up to this is durable (the thread) */
 	uint64_t         nsyncs;
-	int              err;        /* errno of a failed sync; the loop stops on it */
+	int              err;        /* errno of a failed sync, or -1: a file gone
+	                              * (why in lost); the loop stops on it */
 	int              stop;
 	/* The thread's own: */
-	char            *wal, *dir;
-	int              fd;         /* the WAL, opened on first use */
+	struct syncer_files files;   /* borrowed */
+	char            *dir;
 	int              dir_synced;
+	struct err       lost;
 	/* The loop's: */
 	int              evfd;
 	struct event    *ev;
@@ -55,16 +63,45 @@ struct syncer {
 	void            *arg;
 };
 
-/* One sync of everything written so far: 0 or an errno. */
+#define SYNCER_LOST "while jobd ran: what jobd commits now would be lost at a restart"
+
+/* 0 if fd is still the file named path; else -1 and why in e. */
+static int
+syncer_file_check(int fd, const char *path, struct err *e)
+{
+	struct stat held, named;
+
+	if (fstat(fd, &held) == -1)
+		return err_set(e, 500, "cannot check %s: %s", path, strerror(errno));
+	if (held.st_nlink == 0)
+		return err_set(e, 500, "%s was deleted " SYNCER_LOST, path);
+	if (stat(path, &named) == -1) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			return err_set(e, 500, "cannot check %s: %s", path, strerror(errno));
+	} else if (named.st_dev == held.st_dev && named.st_ino == held.st_ino)
+		return 0;
+	return err_set(e, 500, "%s was renamed or replaced " SYNCER_LOST, path);
+}
+
+int
+syncer_files_check(const struct syncer_files *f, struct err *e)
+{
+	return syncer_file_check(f->wal_fd, f->wal, e) < 0 ||
+	    syncer_file_check(f->db_fd, f->db, e) < 0 ? -1 : 0;
+}
+
+/* One sync of everything written so far: 0, an errno, or -1 (a file gone). */
 static int
 syncer_sync(struct syncer *s)
 {
 	int dfd;
 
-	if (s->fd == -1 && (s->fd = open(s->wal, O_RDONLY | O_CLOEXEC)) == -1)
+	if (fdatasync(s->files.wal_fd) == -1)
 		return errno;
-	if (fdatasync(s->fd) == -1)
-		return errno;
+	/* After the sync: a file gone before it returned is seen now; one gone
+	 * later held what this sync covered under its name until then. */
+	if (syncer_files_check(&s->files, &s->lost) < 0)
+		return -1;
 	/* Once: the WAL's directory entry, so a new WAL survives a power loss. */
 	if (!s->dir_synced) {
 		if ((dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
@@ -124,6 +161,8 @@ syncer_ready_cb(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&s->mu);
 	/* The kernel may have dropped the pages it failed to write: stop, and
 	 * let the restart recover from what is really on disk. */
+	if (err == -1)
+		fatal("%s; stopping", s->lost.msg);
 	if (err != 0)
 		fatal("database sync failed: %s; stopping", strerror(err));
 	if (have > s->told) {
@@ -133,16 +172,16 @@ syncer_ready_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct syncer *
-syncer_new(struct event_base *base, const char *wal, const char *dir,
+syncer_new(struct event_base *base, const struct syncer_files *f, const char *dir,
     void (*done)(void *arg, uint64_t seq), void *arg, struct err *e)
 {
 	struct syncer *s;
 	int            rc;
 
-	if ((s = calloc(1, sizeof *s)) == NULL || (s->wal = strdup(wal)) == NULL ||
-	    (s->dir = strdup(dir)) == NULL)
+	if ((s = calloc(1, sizeof *s)) == NULL || (s->dir = strdup(dir)) == NULL)
 		fatal("out of memory");
-	s->fd = s->evfd = -1;
+	s->files = *f;
+	s->evfd = -1;
 	s->done = done;
 	s->arg = arg;
 	pthread_mutex_init(&s->mu, NULL);
@@ -199,7 +238,10 @@ syncer_free(struct syncer *s)
 	/* The thread is gone: what it left undone is ours to do. */
 	if (s->err == 0 && s->want > s->have && (s->err = syncer_sync(s)) == 0)
 		s->have = s->want;
-	if (s->err != 0) {
+	if (s->err == -1) {
+		log_err("%s", s->lost.msg);
+		rc = -1;
+	} else if (s->err != 0) {
 		log_err("database sync failed: %s", strerror(s->err));
 		rc = -1;
 	}
@@ -207,11 +249,8 @@ syncer_free(struct syncer *s)
 		event_free(s->ev);
 	if (s->evfd != -1)
 		close(s->evfd);
-	if (s->fd != -1)
-		close(s->fd);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
-	free(s->wal);
 	free(s->dir);
 	free(s);
 	return rc;

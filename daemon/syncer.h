@@ -11,11 +11,24 @@
 struct event_base;
 struct err;
 
-/* wal: the file to sync (opened at the first request: SQLite creates it);
- * dir: its directory, synced once so that the file's name is durable too.
+/* The database's two files, each open and named by its path.  A sync makes
+ * nothing durable once its file is no longer at its path: a restart reads
+ * what the path names, so a WAL deleted under jobd takes every commit in it
+ * along (SQLite goes on writing into the unlinked file without a word). */
+struct syncer_files {
+	char *db, *wal;
+	int   db_fd, wal_fd;
+};
+/* 0 if both files are still at their paths; else -1 and why in e. */
+int            syncer_files_check(const struct syncer_files *f, struct err *e);
+
+/* f: the files, borrowed until syncer_free: the WAL is the file synced;
+ * each sync then checks both, and one gone stops jobd as a failed sync does.
+ * dir: their directory, synced once so that the WAL's name is durable too.
  * done(arg, seq) runs on the loop: every commit up to seq is durable. */
-struct syncer *syncer_new(struct event_base *base, const char *wal, const char *dir,
-                   void (*done)(void *arg, uint64_t seq), void *arg, struct err *e);
+struct syncer *syncer_new(struct event_base *base, const struct syncer_files *f,
+                   const char *dir, void (*done)(void *arg, uint64_t seq), void *arg,
+                   struct err *e);
 /* Make every commit up to seq durable, soon. */
 void           syncer_request(struct syncer *s, uint64_t seq);
 /* Stop the thread; whatever was requested and not yet synced is synced
