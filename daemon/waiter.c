@@ -26,13 +26,17 @@ struct watch {
 	struct task       *task;      /* linked on it while not NULL */
 };
 
+/* Once its task is done, a slot keeps only what an answer can still show
+ * of it: a big gather must not hold every task's whole object while it
+ * waits for the last (20,000 of them took 36 MB).  The task itself may be
+ * deleted meanwhile, so nothing is read back at the end. */
 struct wslot {
 	int64_t          id;
 	struct watch     watch;
 	int              done;
 	enum task_state  state;
-	int64_t          finished_at;
-	json_t          *task;        /* the final task object (result, cancel, gather) */
+	json_t          *outcome;     /* gather: its result, or its error (shared, not copied) */
+	struct task     *final;       /* the task as it ended, where an answer may show it whole */
 };
 
 struct waiter {
@@ -43,6 +47,7 @@ struct waiter {
 	size_t               n, ndone;
 	size_t               nfailed;        /* slots done in state failed */
 	ssize_t              first_bad;      /* the failed or cancelled slot done first, or -1 */
+	int64_t              first_bad_at;   /* its finished_at */
 	struct event        *timer;
 	int                  timed_out;
 	int                  answered;
@@ -108,16 +113,28 @@ waiter_detach(struct waiter *w)
 	}
 }
 
+/* Answered (or gone): nothing in the slots is needed any more, although
+ * the answer may take a while to leave. */
 static void
-waiter_free(struct waiter *w)
+waiter_drop_slots(struct waiter *w)
 {
 	size_t i;
 
 	waiter_detach(w);
-	for (i = 0; i < w->n; i++)
-		json_decref(w->slots[i].task);
-	json_decref(w->a.ids);
+	for (i = 0; i < w->n; i++) {
+		json_decref(w->slots[i].outcome);
+		task_free(w->slots[i].final);
+	}
 	free(w->slots);
+	w->slots = NULL;
+	w->n = 0;
+}
+
+static void
+waiter_free(struct waiter *w)
+{
+	waiter_drop_slots(w);
+	json_decref(w->a.ids);
 	free(w);
 }
 
@@ -141,8 +158,8 @@ waiter_task_json(struct waiter *w, size_t i)
 	json_t       *j;
 	int           found;
 
-	if (s->task != NULL)
-		return json_incref(s->task);
+	if (s->final != NULL)
+		return task_to_json(s->final);
 	if ((t = sched_find(w->ws->jd->sched, s->id)) != NULL)
 		return task_to_json(t);
 	if ((t = store_get(w->ws->jd->store, s->id, &found)) == NULL)
@@ -156,7 +173,7 @@ static void
 waiter_reply(struct waiter *w, unsigned status, json_t *body)
 {
 	w->answered = 1;
-	waiter_detach(w);
+	waiter_drop_slots(w);      /* body holds its own references */
 	if (w->a.ids != NULL)
 		json_object_set(body, "ids", w->a.ids);
 	httpd_reply_json(w->req, status, body);
@@ -167,7 +184,7 @@ waiter_reply_error(struct waiter *w, unsigned status, const char *code, json_t *
     const char *msg)
 {
 	w->answered = 1;
-	waiter_detach(w);
+	waiter_drop_slots(w);
 	if (w->a.ids != NULL)
 		json_object_set(extra, "ids", w->a.ids);
 	httpd_reply_error(w->req, status, code, extra, "%s", msg);
@@ -179,10 +196,10 @@ waiter_check_one(struct waiter *w)
 	if (!w->slots[0].done)
 		return;
 	if (w->timed_out)
-		waiter_reply_error(w, 504, "timeout", json_pack("{s:O}", "task", w->slots[0].task),
-		    "the timeout passed before the task finished");
+		waiter_reply_error(w, 504, "timeout", json_pack("{s:o}", "task",
+		    task_to_json(w->slots[0].final)), "the timeout passed before the task finished");
 	else
-		waiter_reply(w, 200, json_incref(w->slots[0].task));
+		waiter_reply(w, 200, task_to_json(w->slots[0].final));
 }
 
 static int
@@ -246,10 +263,7 @@ waiter_reply_gather(struct waiter *w)
 	size_t  i;
 
 	for (i = 0; i < w->n; i++) {
-		const json_t *t = w->slots[i].task;
-		const char   *member = w->slots[i].state == TASK_SUCCEEDED ? "result" : "error";
-
-		json_array_append(results, json_object_get(t, member));
+		json_array_append(results, w->slots[i].outcome);
 		json_array_append_new(states, json_string(task_state_name(w->slots[i].state)));
 	}
 	waiter_reply(w, 200, json_pack("{s:o, s:o}", "results", results, "states", states));
@@ -279,7 +293,7 @@ waiter_check_gather(struct waiter *w)
 		snprintf(msg, sizeof msg, "task %lld %s", (long long)w->slots[f].id,
 		    w->slots[f].state == TASK_CANCELLED ? "was cancelled" : "failed");
 		waiter_reply_error(w, 424, "task_failed",
-		    json_pack("{s:O}", "task", w->slots[f].task), msg);
+		    json_pack("{s:o}", "task", task_to_json(w->slots[f].final)), msg);
 		return;
 	}
 	if (w->ndone == w->n)
@@ -305,20 +319,58 @@ waiter_check(struct waiter *w)
 	}
 }
 
+/* Does an answer w may give show slot i's whole task?  wait_for and a
+ * cancel do; a gather only in a 504 (every task) or a 424 (the first to
+ * fail); asyncio.wait never does. */
+static int
+waiter_shows_task(const struct waiter *w, size_t i)
+{
+	switch (w->a.kind) {
+	case WAITER_RESULT:
+	case WAITER_CANCEL:
+		return 1;
+	case WAITER_WAIT:
+		return 0;
+	case WAITER_GATHER:
+		return w->a.timeout >= 0 ||
+		    (!w->a.return_exceptions && w->first_bad == (ssize_t)i);
+	}
+	return 1;
+}
+
+/* What a 200 gather shows in the task's place: result or error.  The
+ * task's own JSON, shared: a finished task's never changes. */
+static json_t *
+waiter_outcome(const struct task *t)
+{
+	json_t *j = t->state == TASK_SUCCEEDED ? t->result : t->error;
+
+	return j != NULL ? json_incref(j) : json_null();
+}
+
 static void
 waiter_slot_done(struct waiter *w, struct wslot *s, const struct task *t)
 {
+	ssize_t was_bad = w->first_bad;
+
 	s->done = 1;
 	s->state = t->state;
-	s->finished_at = t->finished_at;
 	if (s->state == TASK_FAILED)
 		w->nfailed++;
 	/* Kept as they come, and by finish time for those known at the start. */
-	if (s->state != TASK_SUCCEEDED && (w->first_bad < 0 ||
-	    s->finished_at < w->slots[w->first_bad].finished_at))
+	if (s->state != TASK_SUCCEEDED && (w->first_bad < 0 || t->finished_at < w->first_bad_at)) {
 		w->first_bad = s - w->slots;
-	if (w->a.kind != WAITER_WAIT)
-		s->task = task_to_json(t);
+		w->first_bad_at = t->finished_at;
+	}
+	if (w->a.kind == WAITER_GATHER)
+		s->outcome = waiter_outcome(t);
+	if (waiter_shows_task(w, s - w->slots))
+		s->final = task_copy(t);
+	/* No longer the first to fail: its whole task is not needed now. */
+	if (was_bad >= 0 && was_bad != w->first_bad && !waiter_shows_task(w, was_bad)) {
+		task_free(w->slots[was_bad].final);
+		w->slots[was_bad].final = NULL;
+	}
 	w->ndone++;
 }
 

@@ -1,8 +1,9 @@
 """POST /v1/gather (asyncio.gather)."""
+import json
 import time
 
 import jobdtest
-from jobdtest import JobdTestCase, raw_connect
+from jobdtest import JobdTestCase, raw_connect, read_response, wait_until
 
 
 class GatherTest(JobdTestCase):
@@ -244,6 +245,45 @@ class GatherTest(JobdTestCase):
             self.still_running(ids[0])
         finally:
             self.cancel(*ids)
+
+    def park(self, body):
+        """Send a gather on a socket of its own; return the socket once it is parked."""
+        data = json.dumps(body).encode()
+        s = raw_connect(self.jobd.port, (
+            "POST /v1/gather HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+            "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % (self.jobd.port, len(data))).encode() + data)
+        self.addCleanup(s.close)
+        wait_until(lambda: "jobd_waiting_clients 1" in
+                   self.jobd.get("/metrics").body.decode().splitlines(), what="the gather to park")
+        return s
+
+    def test_deleted_meanwhile_keeps_its_result(self):
+        # A gather gives each task's outcome as it was committed when the
+        # task ended: a delete afterwards does not take it back.
+        done, long = self.sleep(0, {"kept": [1]}), self.sleep(30)
+        expect = self.jobd.wait_state(done, "succeeded")
+        s = self.park({"ids": [done, long, done], "return_exceptions": True})
+        self.assertEqual(self.jobd.delete("/v1/tasks/%d" % done).status, 204)
+        self.cancel(long)
+        r = read_response(s, "POST")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["states"], ["succeeded", "cancelled", "succeeded"])
+        self.assertEqual(r.json["results"][0], expect["result"])
+        self.assertEqual(r.json["results"][1]["type"], "cancelled")
+        self.assertEqual(r.json["results"][2], expect["result"])
+
+    def test_deleted_meanwhile_504_shows_the_task(self):
+        done, long = self.sleep(0, "ok"), self.sleep(30)
+        expect = self.jobd.wait_state(done, "succeeded")
+        s = self.park({"ids": [done, long], "timeout": 2})
+        # Deleted before the timeout (or, on a very slow machine, after the
+        # answer): either way the 504 shows the task as it ended.
+        self.assertEqual(self.jobd.delete("/v1/tasks/%d" % done).status, 204)
+        r = read_response(s, "POST")
+        b = self.assertError(r, 504, "timeout")
+        self.assertEqual(b["tasks"][0], expect)
+        self.assertEqual(b["tasks"][1]["state"], "cancelled")
 
     def test_disconnect_does_not_cancel(self):
         a, b = self.sleep(1.5, "a"), self.sleep(1.5, "b")
