@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +45,11 @@ struct main_ctx {
 	struct event  *stop_ev;
 	int64_t        stop_deadline;
 	int            idle_ticks;
+	int            status;        /* the exit status */
 	char          *db_default;
 };
+/* main_lost finds the context from the store hooks' &m->jd. */
+_Static_assert(offsetof(struct main_ctx, jd) == 0, "jd first in main_ctx");
 
 static void
 main_usage(FILE *f)
@@ -439,6 +443,8 @@ main_stop_tick_cb(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(m->stop_ev, (&(struct timeval){ 0, 20000 }));
 }
 
+static void main_begin_stop(struct main_ctx *m);
+
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -451,6 +457,28 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	if (m->jd.stopping)
 		return;
 	log_info("signal %d: stopping", (int)sig);
+	main_begin_stop(m);
+}
+
+/* The store's files are gone from under it: nothing is durable any more.
+ * Stop as on SIGTERM, but exit 1: the clean close lets SQLite save into
+ * the database what the WAL it still holds open has (a WAL deleted under
+ * jobd), which stopping on the spot would lose. */
+static void
+main_lost(void *arg, const char *why)
+{
+	/* The store's hooks get &m->jd, main_ctx's first member. */
+	struct main_ctx *m = (struct main_ctx *)arg;
+
+	log_err("%s; stopping", why);
+	m->status = 1;
+	if (!m->jd.stopping)
+		main_begin_stop(m);
+}
+
+static void
+main_begin_stop(struct main_ctx *m)
+{
 #ifdef HAVE_SYSTEMD
 	sd_notify(0, "STOPPING=1");
 #endif
@@ -536,7 +564,7 @@ main_start(struct main_ctx *m)
 	struct err         e;
 	struct store_hooks hooks = { .committed = main_committed, .batch_done = main_batch_done,
 	    .durable = main_durable, .withdrawn = main_withdrawn,
-	    .before_batch = main_before_batch, .arg = jd };
+	    .before_batch = main_before_batch, .lost = main_lost, .arg = jd };
 	struct httpd_config hc;
 	int                i;
 	/* SIGHUP too: a closed terminal must not kill jobd on the spot,
@@ -646,5 +674,5 @@ main(int argc, char **argv)
 	for (i = 1; i <= m.nconfig; i++)
 		free(m.argv[i]);      /* the config file's flags */
 	free(m.argv);
-	return 0;
+	return m.status;
 }

@@ -237,13 +237,10 @@ store_open_wal(struct store *s, struct err *e)
 	return 0;
 }
 
-void
-store_check_files(struct store *s)
+int
+store_check_files(struct store *s, struct err *e)
 {
-	struct err e;
-
-	if (syncer_files_check(&s->files, &e) < 0)
-		fatal("%s; stopping", e.msg);
+	return syncer_files_check(&s->files, e);
 }
 
 struct store *

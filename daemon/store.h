@@ -25,6 +25,10 @@ struct store_hooks {
 	void (*withdrawn)(void *arg, struct task *t);
 	/* Optional: a batch is about to be cut; what this stages goes in it. */
 	void (*before_batch)(void *arg);
+	/* The database or its WAL is no longer at its path (deleted, renamed):
+	 * no commit is durable from now on, nothing more is released, and jobd
+	 * must stop.  Without it, jobd stops on the spot. */
+	void (*lost)(void *arg, const char *why);
 	void  *arg;
 };
 

@@ -54,13 +54,14 @@ struct store {
 	uint64_t              synced;       /* the syncer's last word: may pass committed */
 	uint64_t              need;         /* the highest batch someone waits for */
 	uint64_t              failed;       /* the last batch rolled back */
+	int                   lost;         /* a file gone: nothing is durable any more */
 	/* The last tasks to finish (store_recent.c): */
 	struct task         **recent;
 };
 
-/* store.c, for a commit made without the syncer (--sync normal): stop
- * jobd if the database or its WAL is no longer at its path. */
-void store_check_files(struct store *s);
+/* store.c, for a commit made without the syncer (--sync normal): 0 if the
+ * database and its WAL are still at their paths, else -1 and why in e. */
+int  store_check_files(struct store *s, struct err *e);
 
 /* store_stage.c, for store.c's open and close. */
 int  store_stage_start(struct store *s, struct event_base *base, const char *path,

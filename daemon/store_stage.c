@@ -151,7 +151,8 @@ store_hold_task(struct store *s, const struct task *t)
 int
 store_settled(const struct store *s)
 {
-	return !store_dirty(s) && !store_writer_busy(s->writer) && s->durable >= s->committed;
+	return !store_dirty(s) && !store_writer_busy(s->writer) &&
+	    (s->durable >= s->committed || s->lost);
 }
 
 uint64_t
@@ -170,7 +171,7 @@ store_made_durable(struct store *s, uint64_t seq)
 	if (seq >= s->committed && s->failed > seq && !store_dirty(s) &&
 	    !store_writer_busy(s->writer))
 		seq = s->failed;
-	if (seq <= s->durable)
+	if (seq <= s->durable || s->lost)
 		return;
 	s->durable = seq;
 	if (s->hooks.durable)
@@ -196,6 +197,19 @@ store_durable_cb(void *arg, uint64_t seq)
 }
 
 static void
+store_lost_cb(void *arg, const char *why)
+{
+	struct store *s = arg;
+
+	if (s->lost)
+		return;
+	s->lost = 1;
+	if (s->hooks.lost == NULL)
+		fatal("%s; stopping", why);
+	s->hooks.lost(s->hooks.arg, why);
+}
+
+static void
 store_lazy_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct store *s = arg;
@@ -212,8 +226,11 @@ store_lazy_cb(evutil_socket_t fd, short what, void *arg)
 static void
 store_commit_made(struct store *s)
 {
+	struct err e;
+
 	if (s->syncer == NULL) {
-		store_check_files(s);
+		if (store_check_files(s, &e) < 0)
+			store_lost_cb(s, e.msg);
 		store_made_durable(s, s->committed);
 	} else if (s->synced >= s->committed)
 		store_made_durable(s, s->committed);   /* synced before it came back */
@@ -460,7 +477,8 @@ store_start_syncer(struct store *s, struct event_base *base, const char *path, s
 
 	if ((copy = strdup(path)) == NULL)
 		fatal("out of memory");
-	if ((s->syncer = syncer_new(base, &s->files, dirname(copy), store_durable_cb, s, e)) == NULL)
+	if ((s->syncer = syncer_new(base, &s->files, dirname(copy), store_durable_cb,
+	    store_lost_cb, s, e)) == NULL)
 		rc = -1;
 	free(copy);
 	return rc;

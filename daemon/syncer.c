@@ -60,6 +60,8 @@ struct syncer {
 	struct event    *ev;
 	uint64_t         told;       /* the last seq given to done */
 	void           (*done)(void *arg, uint64_t seq);
+	void           (*lost_cb)(void *arg, const char *why);
+	int              lost_told;
 	void            *arg;
 };
 
@@ -159,10 +161,16 @@ syncer_ready_cb(evutil_socket_t fd, short what, void *arg)
 	have = s->have;
 	err = s->err;
 	pthread_mutex_unlock(&s->mu);
+	/* A file gone: nothing more becomes durable, and jobd stops (cleanly:
+	 * SQLite's last close still saves the WAL it holds open). */
+	if (err == -1) {
+		if (!s->lost_told)
+			s->lost_cb(s->arg, s->lost.msg);
+		s->lost_told = 1;
+		return;
+	}
 	/* The kernel may have dropped the pages it failed to write: stop, and
 	 * let the restart recover from what is really on disk. */
-	if (err == -1)
-		fatal("%s; stopping", s->lost.msg);
 	if (err != 0)
 		fatal("database sync failed: %s; stopping", strerror(err));
 	if (have > s->told) {
@@ -173,7 +181,8 @@ syncer_ready_cb(evutil_socket_t fd, short what, void *arg)
 
 struct syncer *
 syncer_new(struct event_base *base, const struct syncer_files *f, const char *dir,
-    void (*done)(void *arg, uint64_t seq), void *arg, struct err *e)
+    void (*done)(void *arg, uint64_t seq), void (*lost)(void *arg, const char *why), void *arg,
+    struct err *e)
 {
 	struct syncer *s;
 	int            rc;
@@ -183,6 +192,7 @@ syncer_new(struct event_base *base, const struct syncer_files *f, const char *di
 	s->files = *f;
 	s->evfd = -1;
 	s->done = done;
+	s->lost_cb = lost;
 	s->arg = arg;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);

@@ -23,12 +23,13 @@ struct syncer_files {
 int            syncer_files_check(const struct syncer_files *f, struct err *e);
 
 /* f: the files, borrowed until syncer_free: the WAL is the file synced;
- * each sync then checks both, and one gone stops jobd as a failed sync does.
- * dir: their directory, synced once so that the WAL's name is durable too.
- * done(arg, seq) runs on the loop: every commit up to seq is durable. */
+ * each sync then checks both.  dir: their directory, synced once so that
+ * the WAL's name is durable too.  On the loop: done(arg, seq) says every
+ * commit up to seq is durable; lost(arg, why), once, that a file is gone and
+ * nothing will be durable again.  A failed sync stops jobd on the spot. */
 struct syncer *syncer_new(struct event_base *base, const struct syncer_files *f,
-                   const char *dir, void (*done)(void *arg, uint64_t seq), void *arg,
-                   struct err *e);
+                   const char *dir, void (*done)(void *arg, uint64_t seq),
+                   void (*lost)(void *arg, const char *why), void *arg, struct err *e);
 /* Make every commit up to seq durable, soon. */
 void           syncer_request(struct syncer *s, uint64_t seq);
 /* Stop the thread; whatever was requested and not yet synced is synced
