@@ -251,6 +251,7 @@ jc_common_opt(struct jobctl *jc, int c, const char *arg)
 		return 0;
 	case JC_OPT_URL:
 		jc->url = arg;
+		jc->url_from = "--url";
 		return 0;
 	case JC_OPT_TOKEN_FILE:
 		jc->token_file = arg;
@@ -391,6 +392,7 @@ main(int argc, char **argv)
 
 	memset(&jc, 0, sizeof jc);
 	jc.url = getenv("JOBD_URL");
+	jc.url_from = "JOBD_URL";
 	if (jc.url == NULL || *jc.url == '\0')
 		jc.url = JC_DEFAULT_URL;
 	jc.out_tty = isatty(STDOUT_FILENO);

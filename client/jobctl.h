@@ -34,6 +34,7 @@ struct jc_verb {
 struct jobctl {
 	const struct jc_verb	*verb;
 	const char		*url;		/* --url, $JOBD_URL or the default */
+	const char		*url_from;	/* "--url" or "JOBD_URL", for errors */
 	const char		*token_file;	/* --token-file */
 	int			 json;		/* --json: print the API's JSON */
 	int			 out_tty;	/* stdout is a terminal */
