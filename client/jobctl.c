@@ -140,7 +140,8 @@ static const char jc_exit_help[] =
     "  1    a task failed or was cancelled, or was not found or not in a state\n"
     "       that allows the operation\n"
     "  2    usage error, or jobd refused the input as invalid (400, 413, 415)\n"
-    "  3    jobd unreachable, the token refused, or an unexpected answer\n"
+    "  3    jobd unreachable, the token refused, or an unexpected answer;\n"
+    "       or the output could not be written\n"
     "  124  a wait timed out\n"
     "  run exits with the program's own status (128+N if killed by signal N),\n"
     "  and 255 for a failure of its own (any of 2 and 3 above), as ssh does.\n";
@@ -414,8 +415,12 @@ main(int argc, char **argv)
 	rc = jc.verb->handler(&jc, argc, argv);
 
 	jc_http_close(&jc);
-	if (fflush(stdout) != 0 && rc == JC_EXIT_OK) {
-		jc_warn("writing output: %s", strerror(errno));
+	/* ferror too: a verb that flushed as it went (cancel, rm) may have
+	 * lost output already, with nothing left for this flush to fail on. */
+	errno = 0;
+	if ((fflush(stdout) != 0 || ferror(stdout)) && rc == JC_EXIT_OK) {
+		jc_warn("writing output: %s", errno != 0 ? strerror(errno) :
+		    "write error");
 		rc = JC_EXIT_SERVER;
 	}
 	return rc;
