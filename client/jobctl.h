@@ -97,6 +97,7 @@ void	 jc_out_value(struct jobctl *, const json_t *);
 void	 jc_out_error_line(const char *, long long, const json_t *);
 char	*jc_out_brief(const json_t *, size_t);
 char	*jc_out_what(const json_t *);
+char	*jc_out_printable(const char *);
 void	 jc_out_progress(struct jobctl *, size_t, size_t);
 void	 jc_out_progress_end(struct jobctl *);
 
