@@ -123,6 +123,7 @@ static const struct jc_verb jc_verbs[] = {
 
 #define JC_NVERBS (sizeof jc_verbs / sizeof jc_verbs[0])
 
+/* The options every verb takes; -V only before the verb (jc_main_usage). */
 static const char jc_options_help[] =
     "Options (accepted before or after the verb):\n"
     "  --url URL          jobd's address: http://HOST[:PORT], https://HOST[:PORT],\n"
@@ -131,8 +132,7 @@ static const char jc_options_help[] =
     "  --token-file FILE  read the bearer token from FILE (default $JOBD_TOKEN,\n"
     "                     else ./jobd.token, else /var/lib/jobd/jobd.token)\n"
     "  --json             print the API's JSON as is, for scripts and jq\n"
-    "  -h, --help         show help\n"
-    "  -V, --version      show jobctl's version\n";
+    "  -h, --help         show help\n";
 
 static const char jc_exit_help[] =
     "Exit status:\n"
@@ -166,7 +166,8 @@ jc_main_usage(FILE *f)
 	    "Create, inspect, wait for and cancel jobd tasks.\n\nVerbs:\n", f);
 	for (i = 0; i < JC_NVERBS; i++)
 		fprintf(f, "  %-8s %s\n", jc_verbs[i].name, jc_verbs[i].summary);
-	fprintf(f, "\n%s\n%s\nSee jobctl VERB --help and jobctl(1).\n",
+	fprintf(f, "\n%s  -V, --version      show jobctl's version (before the verb)\n"
+	    "\n%s\nSee jobctl VERB --help and jobctl(1).\n",
 	    jc_options_help, jc_exit_help);
 }
 
