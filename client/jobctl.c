@@ -123,6 +123,7 @@ static const struct jc_verb jc_verbs[] = {
 
 #define JC_NVERBS (sizeof jc_verbs / sizeof jc_verbs[0])
 
+/* The options every verb takes; -V only before the verb (jc_main_usage). */
 static const char jc_options_help[] =
     "Options (accepted before or after the verb):\n"
     "  --url URL          jobd's address: http://HOST[:PORT], https://HOST[:PORT],\n"
@@ -131,8 +132,7 @@ static const char jc_options_help[] =
     "  --token-file FILE  read the bearer token from FILE (default $JOBD_TOKEN,\n"
     "                     else ./jobd.token, else /var/lib/jobd/jobd.token)\n"
     "  --json             print the API's JSON as is, for scripts and jq\n"
-    "  -h, --help         show help\n"
-    "  -V, --version      show jobctl's version\n";
+    "  -h, --help         show help\n";
 
 static const char jc_exit_help[] =
     "Exit status:\n"
@@ -140,7 +140,8 @@ static const char jc_exit_help[] =
     "  1    a task failed or was cancelled, or was not found or not in a state\n"
     "       that allows the operation\n"
     "  2    usage error, or jobd refused the input as invalid (400, 413, 415)\n"
-    "  3    jobd unreachable, the token refused, or an unexpected answer\n"
+    "  3    jobd unreachable, the token refused, or an unexpected answer;\n"
+    "       or the output could not be written\n"
     "  124  a wait timed out\n"
     "  run exits with the program's own status (128+N if killed by signal N),\n"
     "  and 255 for a failure of its own (any of 2 and 3 above), as ssh does.\n";
@@ -165,7 +166,8 @@ jc_main_usage(FILE *f)
 	    "Create, inspect, wait for and cancel jobd tasks.\n\nVerbs:\n", f);
 	for (i = 0; i < JC_NVERBS; i++)
 		fprintf(f, "  %-8s %s\n", jc_verbs[i].name, jc_verbs[i].summary);
-	fprintf(f, "\n%s\n%s\nSee jobctl VERB --help and jobctl(1).\n",
+	fprintf(f, "\n%s  -V, --version      show jobctl's version (before the verb)\n"
+	    "\n%s\nSee jobctl VERB --help and jobctl(1).\n",
 	    jc_options_help, jc_exit_help);
 }
 
@@ -251,6 +253,7 @@ jc_common_opt(struct jobctl *jc, int c, const char *arg)
 		return 0;
 	case JC_OPT_URL:
 		jc->url = arg;
+		jc->url_from = "--url";
 		return 0;
 	case JC_OPT_TOKEN_FILE:
 		jc->token_file = arg;
@@ -391,6 +394,7 @@ main(int argc, char **argv)
 
 	memset(&jc, 0, sizeof jc);
 	jc.url = getenv("JOBD_URL");
+	jc.url_from = "JOBD_URL";
 	if (jc.url == NULL || *jc.url == '\0')
 		jc.url = JC_DEFAULT_URL;
 	jc.out_tty = isatty(STDOUT_FILENO);
@@ -412,8 +416,12 @@ main(int argc, char **argv)
 	rc = jc.verb->handler(&jc, argc, argv);
 
 	jc_http_close(&jc);
-	if (fflush(stdout) != 0 && rc == JC_EXIT_OK) {
-		jc_warn("writing output: %s", strerror(errno));
+	/* ferror too: a verb that flushed as it went (cancel, rm) may have
+	 * lost output already, with nothing left for this flush to fail on. */
+	errno = 0;
+	if ((fflush(stdout) != 0 || ferror(stdout)) && rc == JC_EXIT_OK) {
+		jc_warn("writing output: %s", errno != 0 ? strerror(errno) :
+		    "write error");
 		rc = JC_EXIT_SERVER;
 	}
 	return rc;

@@ -34,6 +34,7 @@ struct jc_verb {
 struct jobctl {
 	const struct jc_verb	*verb;
 	const char		*url;		/* --url, $JOBD_URL or the default */
+	const char		*url_from;	/* "--url" or "JOBD_URL", for errors */
 	const char		*token_file;	/* --token-file */
 	int			 json;		/* --json: print the API's JSON */
 	int			 out_tty;	/* stdout is a terminal */
@@ -96,6 +97,7 @@ void	 jc_out_value(struct jobctl *, const json_t *);
 void	 jc_out_error_line(const char *, long long, const json_t *);
 char	*jc_out_brief(const json_t *, size_t);
 char	*jc_out_what(const json_t *);
+char	*jc_out_printable(const char *);
 void	 jc_out_progress(struct jobctl *, size_t, size_t);
 void	 jc_out_progress_end(struct jobctl *);
 

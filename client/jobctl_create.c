@@ -125,6 +125,9 @@ jc_exec_opt(struct jobctl *jc, struct jc_exec_opts *o, int c, const char *arg)
 {
 	json_t *s;
 
+	if ((c == JC_OPT_STDIN || c == JC_OPT_STDIN_FILE) &&
+	    json_object_get(o->spec, "stdin") != NULL)
+		return jc_usage_error(jc, "give --stdin or --stdin-file once");
 	switch (c) {
 	case JC_OPT_ENV:
 		return jc_env_opt(jc, o->spec, arg);

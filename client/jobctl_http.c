@@ -27,16 +27,34 @@ struct jc_buf {
 };
 
 /*
- * Read a token file into a string without its trailing white space. Returns
- * NULL with errno set, EINVAL for an empty file or one with control
- * characters or spaces inside (they would break the header).
+ * A token as given, without its trailing white space, or NULL with errno
+ * EINVAL when nothing is left or it has control characters or spaces inside:
+ * they would break the header, or add one ("\r\nX-Other: ...").
  */
+static char *
+jc_token_clean(const char *s, size_t len)
+{
+	size_t i;
+
+	while (len > 0 && isspace((unsigned char)s[len - 1]))
+		len--;
+	for (i = 0; i < len; i++)
+		if (!isgraph((unsigned char)s[i]))
+			break;
+	if (len == 0 || i < len) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return strndup(s, len);
+}
+
+/* Read a token file: NULL with errno set, EINVAL as jc_token_clean(). */
 static char *
 jc_token_read(const char *path)
 {
 	char	 buf[JC_TOKEN_MAX + 1];
 	ssize_t	 n;
-	size_t	 len = 0, i;
+	size_t	 len = 0;
 	int	 fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
@@ -52,17 +70,7 @@ jc_token_read(const char *path)
 		len += (size_t)n;
 	}
 	close(fd);
-	while (len > 0 && isspace((unsigned char)buf[len - 1]))
-		len--;
-	buf[len] = '\0';
-	for (i = 0; i < len; i++)
-		if (!isgraph((unsigned char)buf[i]))
-			break;
-	if (len == 0 || i < len) {
-		errno = EINVAL;
-		return NULL;
-	}
-	return strdup(buf);
+	return jc_token_clean(buf, len);
 }
 
 /* Find the token: --token-file, $JOBD_TOKEN, then the usual files. */
@@ -83,8 +91,11 @@ jc_token_find(struct jobctl *jc, char **token)
 		return 0;
 	}
 	if ((env = getenv("JOBD_TOKEN")) != NULL && *env != '\0') {
-		if ((*token = strdup(env)) == NULL)
-			return JC_EXIT_SERVER;
+		if ((*token = jc_token_clean(env, strlen(env))) == NULL) {
+			jc_warn("JOBD_TOKEN: %s", errno == EINVAL ?
+			    "empty or not a token" : strerror(errno));
+			return JC_EXIT_USAGE;
+		}
 		return 0;
 	}
 	/* Unreadable candidates are skipped: the token may not be needed. */
@@ -94,12 +105,17 @@ jc_token_find(struct jobctl *jc, char **token)
 	return 0;
 }
 
-/* http:// or https:// and a host: anything else libcurl would take for a
- * host name ("foo"), another protocol, or a path ("http:///v1"). */
+/*
+ * http:// or https://, a host, a port perhaps, and nothing but slashes after
+ * them: anything else libcurl would take for a host name ("foo"), another
+ * protocol, a user ("u@host"), or a path or query that our paths would be
+ * glued to ("http://host/v1" asks for /v1/v1/tasks).
+ */
 static int
 jc_url_ok(const char *url)
 {
-	const char *rest;
+	const char	*rest;
+	size_t		 host;
 
 	if (strncasecmp(url, "http://", 7) == 0)
 		rest = url + 7;
@@ -107,7 +123,10 @@ jc_url_ok(const char *url)
 		rest = url + 8;
 	else
 		return 0;
-	return *rest != '\0' && *rest != '/' && *rest != ':' && *rest != '?' && *rest != '#';
+	host = strcspn(rest, "/?#@");
+	if (host == 0 || *rest == ':' || (rest[host] != '\0' && rest[host] != '/'))
+		return 0;
+	return rest[host + strspn(rest + host, "/")] == '\0';
 }
 
 static int
@@ -126,14 +145,14 @@ jc_http_open(struct jobctl *jc)
 
 	if (strncmp(jc->url, "unix:", 5) == 0) {
 		if (jc->url[5] == '\0') {
-			jc_warn("--url unix:PATH needs a path");
+			jc_warn("%s=unix: needs a path (unix:PATH)", jc->url_from);
 			return JC_EXIT_USAGE;
 		}
 		jc->unix_path = strdup(jc->url + 5);
 		jc->base = strdup("http://localhost");
 	} else if (!jc_url_ok(jc->url)) {
-		jc_warn("--url %s: expected http://HOST[:PORT], https://HOST[:PORT] or unix:PATH",
-		    jc->url);
+		jc_warn("%s=%s: expected http://HOST[:PORT], https://HOST[:PORT] or unix:PATH",
+		    jc->url_from, jc->url);
 		return JC_EXIT_USAGE;
 	} else {
 		jc->base = strdup(jc->url);
@@ -218,6 +237,9 @@ jc_setup(struct jobctl *jc, const char *method, const char *url,
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 15L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, jc_write_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+	/* Straight to jobd, whatever http_proxy says: a proxy would get the
+	 * token, cut long waits, and cannot reach a loopback jobd at all. */
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
 	if (jc->unix_path != NULL)
 		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, jc->unix_path);
 	if (jc->interruptible) {
@@ -245,15 +267,21 @@ jc_setup(struct jobctl *jc, const char *method, const char *url,
 static int
 jc_transport_error(struct jobctl *jc, CURLcode cc)
 {
-	const char *why = jc->errbuf[0] != '\0' ? jc->errbuf :
+	const char	*why = jc->errbuf[0] != '\0' ? jc->errbuf :
 	    curl_easy_strerror(cc);
+	long		 oserr = 0;
 
 	if (cc == CURLE_ABORTED_BY_CALLBACK && jc->stop != NULL && *jc->stop)
 		return JC_REQ_INTR;
+	/* For a socket path libcurl's message names "localhost port 80". */
+	if (jc->unix_path != NULL && cc == CURLE_COULDNT_CONNECT &&
+	    curl_easy_getinfo(jc->curl, CURLINFO_OS_ERRNO, &oserr) == CURLE_OK &&
+	    oserr != 0)
+		why = strerror((int)oserr);
 	if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST)
 		jc_warn("cannot reach jobd at %s: %s", jc->url, why);
 	else if (cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL) {
-		jc_warn("bad --url %s: %s", jc->url, why);
+		jc_warn("bad %s=%s: %s", jc->url_from, jc->url, why);
 		return JC_EXIT_USAGE;
 	} else
 		jc_warn("request to jobd at %s failed: %s", jc->url, why);

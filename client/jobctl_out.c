@@ -51,6 +51,40 @@ jc_utf8_cut(const char *s, size_t n)
 	return n;
 }
 
+/*
+ * A copy of s fit for a terminal line: control characters (C0, DEL, C1) as
+ * C escapes, so that a task's name or argv can neither break a table into
+ * more lines nor send escape sequences to the terminal. Caller frees.
+ */
+char *
+jc_out_printable(const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	char			*out = NULL;
+	size_t			 len = 0;
+	FILE			*f;
+
+	if ((f = open_memstream(&out, &len)) == NULL)
+		abort();
+	for (; *p != '\0'; p++) {
+		if (*p == '\n')
+			fputs("\\n", f);
+		else if (*p == '\t')
+			fputs("\\t", f);
+		else if (*p == '\r')
+			fputs("\\r", f);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\x%02x", *p);
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			fprintf(f, "\\u%04x", *++p);	/* C1, UTF-8 encoded */
+		else
+			fputc(*p, f);
+	}
+	if (fclose(f) != 0)
+		abort();
+	return out;
+}
+
 /* Display width of a UTF-8 string, counting one column per character. */
 static size_t
 jc_utf8_width(const char *s)
@@ -187,7 +221,9 @@ jc_out_field(const char *label, const json_t *v)
 		return;
 	}
 	if (json_is_string(v)) {
-		printf("%-9s %s\n", label, json_string_value(v));
+		s = jc_out_printable(json_string_value(v));
+		printf("%-9s %s\n", label, s);
+		free(s);
 		return;
 	}
 	s = jc_out_brief(v, JC_BRIEF_LINE);
@@ -310,7 +346,7 @@ jc_table_add(struct jc_table *t, ...)
 	va_list		 ap;
 	size_t		 i, w;
 	const char	*s;
-	char		**cells;
+	char		**cells, *cell;
 
 	if (t == NULL)
 		return;
@@ -325,9 +361,9 @@ jc_table_add(struct jc_table *t, ...)
 	for (i = 0; i < t->ncols; i++) {
 		if ((s = va_arg(ap, const char *)) == NULL)
 			s = "-";
-		if ((t->cells[t->nrows * t->ncols + i] = strdup(s)) == NULL)
-			abort();
-		if ((w = jc_utf8_width(s)) > t->width[i])
+		cell = jc_out_printable(s);
+		t->cells[t->nrows * t->ncols + i] = cell;
+		if ((w = jc_utf8_width(cell)) > t->width[i])
 			t->width[i] = w;
 	}
 	va_end(ap);

@@ -1,6 +1,7 @@
 /* jobctl_run.c: run a program through jobd as if it ran here. */
 #include "config.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,16 +15,23 @@
  */
 static volatile sig_atomic_t jc_run_signal;
 
+/* The first signal asks for a cancel; a second one, of any of the three
+ * kinds, kills jobctl at once (signal() and raise() are async-signal-safe;
+ * the raised signal is delivered when the handler returns). */
 static void
 jc_run_on_signal(int sig)
 {
+	if (jc_run_signal != 0) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
 	jc_run_signal = sig;
 }
 
 /*
  * Ctrl-C, SIGTERM (systemd stopping a unit) and SIGHUP (terminal gone)
- * cancel the task. No SA_RESTART: the blocking wait must see it. The
- * handler resets itself, so a second Ctrl-C kills jobctl at once.
+ * cancel the task. No SA_RESTART: the blocking wait must see it.
  */
 static void
 jc_run_signals(struct jobctl *jc)
@@ -34,7 +42,6 @@ jc_run_signals(struct jobctl *jc)
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = jc_run_on_signal;
-	sa.sa_flags = SA_RESETHAND;
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
 		sigaction(sigs[i], &sa, NULL);
@@ -58,46 +65,60 @@ jc_signum(const char *name)
 	return 0;
 }
 
-/* Copy what the task wrote on one stream to ours, byte for byte. */
-static void
+/* Copy what the task wrote on one stream to ours, byte for byte; -1 when
+ * it could not be written (a full disk, a closed pipe with SIGPIPE ignored). */
+static int
 jc_run_copy(struct jobctl *jc, long long id, const char *stream, FILE *to,
     const json_t *out)
 {
 	struct jc_resp	r;
 	char		path[80], key[32];
+	int		rc = 0;
 
 	snprintf(path, sizeof path, "/v1/tasks/%lld/%s", id, stream);
 	if (jc_request(jc, "GET", path, NULL, &r) != JC_REQ_OK)
-		return;
-	if (r.status == 200)
-		fwrite(r.body, 1, r.len, to);
-	else if (r.status != 404)	/* a task that never ran has none */
+		return 0;
+	if (r.status == 200 && fwrite(r.body, 1, r.len, to) != r.len)
+		rc = -1;
+	else if (r.status != 200 && r.status != 404)	/* 404: never ran */
 		jc_fail(jc, "task output", &r);
-	fflush(to);
+	if (fflush(to) != 0 || ferror(to))
+		rc = -1;
+	if (rc == -1)
+		jc_warn("task %lld: writing its %s: %s", id, stream,
+		    strerror(errno));
 	jc_resp_free(&r);
 	snprintf(key, sizeof key, "%s_truncated", stream);
 	if (json_is_true(json_object_get(out, key)))
 		jc_warn("task %lld: %s was cut at jobd's --max-output", id, stream);
+	return rc;
 }
 
-/* Print the done task: its output, or with --json the task object. */
-static void
+/* Print the done task: its output, or with --json the task object. -1 when
+ * it could not be written: the status must not then say all went well. */
+static int
 jc_run_output(struct jobctl *jc, long long id, const json_t *task)
 {
 	const json_t	*out = json_object_get(task, "result");
 	char		*s;
+	int		 rc = 0;
 
 	if (jc->json) {
 		s = json_dumps(task, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		if (s != NULL)
-			puts(s);
+		if (s == NULL || puts(s) == EOF || fflush(stdout) != 0) {
+			jc_warn("writing output: %s", strerror(errno));
+			rc = -1;
+		}
 		free(s);
-		return;
+		return rc;
 	}
 	if (!json_is_object(out))
 		out = json_object_get(task, "error");
-	jc_run_copy(jc, id, "stdout", stdout, out);
-	jc_run_copy(jc, id, "stderr", stderr, out);
+	if (jc_run_copy(jc, id, "stdout", stdout, out) == -1)
+		rc = -1;
+	if (jc_run_copy(jc, id, "stderr", stderr, out) == -1)
+		rc = -1;
+	return rc;
 }
 
 /* The exit status a shell would give: the program's own, or 128+signal. */
@@ -143,11 +164,10 @@ jc_run_cancel(struct jobctl *jc, long long id, int *own)
 	/* 409: it finished first; its output is just as worth showing. */
 	task = r.status == 409 ? json_object_get(r.json, "task") : r.json;
 	if ((r.status == 200 || r.status == 409) && json_is_object(task)) {
-		jc_run_output(jc, id, task);
+		rc = jc_run_output(jc, id, task) == -1 ? JC_EXIT_SERVER : 128 + sig;
 		jc_warn("task %lld: %s", id, r.status == 200 ? "cancelled" :
 		    "already done, not cancelled");
-		rc = 128 + sig;
-		*own = 0;
+		*own = rc == JC_EXIT_SERVER;
 	} else
 		rc = jc_fail(jc, what, &r);
 	jc_resp_free(&r);
@@ -178,9 +198,12 @@ jc_run_wait(struct jobctl *jc, long long id, int *own)
 		return rc;
 	}
 	if (r.status == 200 && json_is_object(r.json)) {
-		jc_run_output(jc, id, r.json);
-		rc = jc_run_status(id, r.json);
-		*own = 0;
+		if (jc_run_output(jc, id, r.json) == -1)
+			rc = JC_EXIT_SERVER;	/* *own: exit 255 */
+		else {
+			rc = jc_run_status(id, r.json);
+			*own = 0;
+		}
 	} else
 		rc = jc_fail(jc, what, &r);
 	jc_resp_free(&r);

@@ -110,6 +110,8 @@ jc_ls_opts(struct jobctl *jc, int argc, char **argv, struct jc_ls *ls)
 			ls->kind = optarg;
 		else if (c == OPT_LIMIT && jc_ls_limit(jc, optarg, &ls->limit) == -1)
 			return JC_EXIT_USAGE;
+		else if (c == OPT_AFTER && strcmp(optarg, "0") == 0)
+			ls->after = 0;		/* from the first task */
 		else if (c == OPT_AFTER && jc_parse_id(jc, optarg, &ls->after) == -1)
 			return JC_EXIT_USAGE;
 	}

@@ -161,6 +161,8 @@ class TestHelpAndUsage(JobctlCase):
             ["gather", "1", "x"],
             ["cancel"],
             ["rm", "1.5"],
+            ["exec", "--stdin", "a", "--stdin-file", "/dev/null", "--", "cat"],
+            ["exec", "--stdin-file", "/dev/null", "--stdin", "a", "--", "cat"],
             ["help", "bogus"],
         ]
         for args in cases:
@@ -168,20 +170,44 @@ class TestHelpAndUsage(JobctlCase):
             self.assertExit(r, 2)
             self.assertEqual(r.out, b"", r)
         # run's status is the program's: its own usage errors are 255.
-        for args in (["run"], ["run", "--timeout", "soon", "--", "true"]):
+        for args in (["run"], ["run", "--timeout", "soon", "--", "true"],
+                     ["run", "--stdin", "a", "--stdin", "b", "--", "cat"]):
             r = self.jobctl(*args)
             self.assertExit(r, 255)
             self.assertEqual(r.out, b"", r)
 
     def test_bad_url_is_a_usage_error(self):
-        # Nothing is sent: not to a host named "foo", nor over another protocol.
-        for url in ("foo", "ftp://127.0.0.1/", "http://", "http:///v1", "127.0.0.1:8080"):
+        # Nothing is sent: not to a host named "foo", nor over another protocol,
+        # nor to a path or query our paths would be glued to (/v1/v1/tasks).
+        here = "http://127.0.0.1:%d" % self.jobd.port
+        for url in ("foo", "ftp://127.0.0.1/", "http://", "http:///v1", "127.0.0.1:8080",
+                    here + "/v1", here + "/v1/", here + "?x=1", here + "#f",
+                    "http://user@127.0.0.1:%d" % self.jobd.port, "http://:80"):
             with self.subTest(url=url):
                 r = self.jobctl("--url", url, "ls")
                 self.assertExit(r, 2, r"--url")
                 self.assertEqual(r.out, b"", r)
                 r = self.jobctl("--url", url, "run", "--", "true")
                 self.assertExit(r, 255, r"--url")
+
+    def test_url_error_names_its_source(self):
+        # JOBD_URL, not an option the user never typed.
+        r = self.jobctl("ls", env=self.env(url="foo"))
+        self.assertExit(r, 2, r"^jobctl: JOBD_URL=foo: ")
+        r = self.jobctl("ls", env=self.env(url="unix:"))
+        self.assertExit(r, 2, r"^jobctl: JOBD_URL=unix: ")
+        r = self.jobctl("--url", "foo", "ls")
+        self.assertExit(r, 2, r"^jobctl: --url=foo: ")
+
+    def test_trailing_slashes_in_url(self):
+        self.ok("--url", "http://127.0.0.1:%d//" % self.jobd.port, "ls", "--limit", "1")
+
+    def test_version_is_listed_where_it_works(self):
+        # --version works before the verb only: a verb's help must not offer it.
+        self.assertIn("--version", self.ok("--help").text)
+        self.assertExit(self.jobctl("ls", "--version"), 2)
+        for v in VERBS:
+            self.assertNotIn("--version", self.ok(v, "--help").text)
 
     def test_usage_error_names_the_problem(self):
         r = self.jobctl("get", "abc")
@@ -276,10 +302,42 @@ class TestSleepAndLook(JobctlCase):
         finally:
             self.jobd.post("/v1/tasks/%d/cancel" % b)
 
+    def test_ls_after_zero_is_from_the_start(self):
+        a = self.new_id("sleep", "0")
+        first = self.jobd.get("/v1/tasks?limit=1").json["tasks"][0]["id"]
+        j = self.ok("ls", "--json", "--after", "0", "--limit", "1").json
+        self.assertEqual([t["id"] for t in j["tasks"]], [first])
+        self.assertLessEqual(first, a)
+
+    def test_control_characters_are_escaped(self):
+        # A name or argv with a newline or an escape sequence must neither
+        # split a table row nor reach the terminal as a control sequence.
+        tid = self.new_id("exec", "--name", "a\nb\x1b[31mred\x07", "--",
+                          "sh", "-c", "true\n\x1b]0;title\x07")
+        r = self.ok("ls", "--kind", "exec", "--after", tid - 1, "--limit", "1")
+        lines = r.text.splitlines()
+        self.assertEqual(len(lines), 2, r)
+        self.assertNotIn(b"\x1b", r.out)
+        self.assertNotIn(b"\x07", r.out)
+        self.assertIn("a\\nb\\x1b[31mred\\x07", lines[1])
+        r = self.ok("get", tid)
+        self.assertNotIn(b"\x1b", r.out)
+        self.assertRegex(r.text, r"(?m)^name +a\\nb\\x1b\[31mred\\x07$")
+        # --json stays the API's answer.
+        self.assertEqual(self.ok("get", tid, "--json").json["name"], "a\nb\x1b[31mred\x07")
+
     def test_ls_bad_filter(self):
         r = self.jobctl("ls", "--state", "sleepy")
         self.assertExit(r, 2, r"state")
         self.assertEqual(r.out, b"")
+
+    def test_proxy_variables_are_ignored(self):
+        # jobctl talks to jobd directly: a proxy would get the token, and
+        # cannot reach a loopback jobd anyway.
+        proxy = "http://127.0.0.1:%d" % free_port()
+        env = self.env(http_proxy=proxy, https_proxy=proxy, HTTPS_PROXY=proxy,
+                       ALL_PROXY=proxy, all_proxy=proxy)
+        self.ok("ls", "--limit", "1", env=env)
 
     def test_stdout_of_sleep_task(self):
         tid = self.new_id("sleep", "0")
@@ -672,6 +730,88 @@ class TestExec(JobctlCase):
         self.assertEqual(rc, 128 + signal.SIGTERM, err)
         self.assertEqual(self.jobd.task(tid)["state"], "cancelled")
 
+    def to_full_disk(self, *args):
+        """jobctl with its stdout on /dev/full: every write fails (ENOSPC)."""
+        with open("/dev/full", "wb") as full:
+            p = subprocess.run([JOBCTL] + [str(a) for a in args], stdin=subprocess.DEVNULL,
+                               stdout=full, stderr=subprocess.PIPE, env=self.env(),
+                               cwd=self.cwd, timeout=DEADLINE + 30)
+        return Result(p.returncode, b"", p.stderr.decode("utf-8", "replace"))
+
+    def test_output_that_cannot_be_written_is_a_failure(self):
+        # As "echo hi > /dev/full" fails: run's status must not say all went well.
+        r = self.to_full_disk("run", "--", "echo", "hi")
+        self.assertExit(r, 255, r"No space left on device")
+        r = self.to_full_disk("run", "--json", "--", "echo", "hi")
+        self.assertExit(r, 255, r"No space left on device")
+        self.assertEqual(self.to_full_disk("run", "--", "true").rc, 0)
+        # cancel flushes line by line: the loss must still be noticed.
+        tid = self.new_id("sleep", "60")
+        r = self.to_full_disk("cancel", tid)
+        self.assertExit(r, 3, r"writing output")
+        self.assertEqual(self.jobd.task(tid)["state"], "cancelled")
+
+
+class TestRunSecondSignal(JobctlCase):
+    """A second signal, of any of the three kinds, stops run at once."""
+    JOBD_ARGS = ("--kill-grace", "60")     # the cancel would take that long
+
+    def test_second_signal_stops_at_once(self):
+        stop = os.path.join(self.cwd, "stop")
+        name = "second-%f" % time.monotonic()
+        p = subprocess.Popen([JOBCTL, "run", "--name", name, "--", "sh", "-c",
+                              "trap '' TERM; echo started; "
+                              "while [ ! -e %s ]; do sleep 0.05; done" % stop],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=self.env(), cwd=self.cwd)
+        tid = None
+        try:
+            def started():
+                for t in self.jobd.get("/v1/tasks?kind=exec&state=running").json["tasks"]:
+                    if t["name"] == name and self.jobd.get(
+                            "/v1/tasks/%d/stdout" % t["id"]).body == b"started\n":
+                        return t["id"]
+                return None
+            tid = wait_until(started, what="run's task to start")
+            p.send_signal(signal.SIGINT)
+            wait_until(lambda: self.jobd.task(tid).get("cancelling"),
+                       what="the cancel to be under way")
+            p.send_signal(signal.SIGTERM)
+            p.communicate(timeout=DEADLINE)
+            self.assertEqual(p.returncode, -signal.SIGTERM)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            open(stop, "w").close()
+            if tid is not None:
+                self.jobd.wait_state(tid, "cancelled")
+
+
+class TestUnixSocket(JobctlMixin, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.make_cwd()
+        cls.sock = os.path.join(cls.cwd, "jobd.sock")
+        cls.jobd = Jobd(["--listen", "unix:" + cls.sock]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.jobd.cleanup()
+        shutil.rmtree(cls.cwd, ignore_errors=True)
+
+    def test_unix_url(self):
+        env = self.env(url="unix:" + self.sock)
+        tid = self.new_id("sleep", "0", "--result", "5", env=env)
+        self.assertEqual(self.ok("result", tid, env=env).out, b"5\n")
+
+    def test_missing_socket_says_why(self):
+        # Not libcurl's "Failed to connect to localhost port 80".
+        path = os.path.join(self.cwd, "no-such.sock")
+        r = self.jobctl("ls", env=self.env(url="unix:" + path))
+        self.assertExit(r, 3, r"^jobctl: cannot reach jobd at unix:%s: No such file or directory\n$"
+                        % re.escape(path))
+
 
 class TestHttp(JobctlCase):
     """Written against the contract: http tasks aimed at jobd itself."""
@@ -768,6 +908,25 @@ class TestAuth(JobctlMixin, unittest.TestCase):
     def test_unreadable_token_file_option(self):
         r = self.jobctl("ls", "--token-file", os.path.join(self.cwd, "missing"))
         self.assertExit(r, 2, r"missing")
+
+    def test_token_env_must_be_a_token(self):
+        # A line break would add a header of the caller's making; white
+        # space cannot be in a token. Refused before anything is sent.
+        with socket.socket() as srv:
+            srv.bind(("127.0.0.1", 0))
+            srv.listen(1)
+            url = "http://127.0.0.1:%d" % srv.getsockname()[1]
+            for tok in ("a\r\nX-Injected: 1", " ", "a b", "a\tb"):
+                with self.subTest(token=tok):
+                    r = self.jobctl("ls", env=self.env(url=url, JOBD_TOKEN=tok))
+                    self.assertExit(r, 2, r"^jobctl: JOBD_TOKEN: ")
+                    r = self.jobctl("run", "--", "true", env=self.env(url=url, JOBD_TOKEN=tok))
+                    self.assertExit(r, 255, r"^jobctl: JOBD_TOKEN: ")
+            srv.settimeout(0)
+            with self.assertRaises(BlockingIOError):
+                srv.accept()
+        # Trailing white space is dropped, as from a token file.
+        self.new_id("sleep", "0", env=self.env(JOBD_TOKEN=self.token + "\n"))
 
     def test_unusable_found_token_is_skipped(self):
         d = tempfile.mkdtemp(prefix="jobctl-test-")
