@@ -131,6 +131,9 @@ static const char jc_options_help[] =
     "                     $JOBD_URL, else " JC_DEFAULT_URL ")\n"
     "  --token-file FILE  read the bearer token from FILE (default $JOBD_TOKEN,\n"
     "                     else ./jobd.token, else /var/lib/jobd/jobd.token)\n"
+    "  --cacert FILE      trust the certificates in FILE (PEM) for https://, e.g.\n"
+    "                     jobd's own --tls-cert (default $JOBD_CACERT, else the\n"
+    "                     system's CAs)\n"
     "  --json             print the API's JSON as is, for scripts and jq\n"
     "  -h, --help         show help\n";
 
@@ -162,7 +165,7 @@ jc_main_usage(FILE *f)
 {
 	size_t i;
 
-	fputs("usage: jobctl [--url URL] [--token-file FILE] [--json] VERB [ARG...]\n\n"
+	fputs("usage: jobctl [--url URL] [--token-file FILE] [--cacert FILE] [--json] VERB [ARG...]\n\n"
 	    "Create, inspect, wait for and cancel jobd tasks.\n\nVerbs:\n", f);
 	for (i = 0; i < JC_NVERBS; i++)
 		fprintf(f, "  %-8s %s\n", jc_verbs[i].name, jc_verbs[i].summary);
@@ -257,6 +260,9 @@ jc_common_opt(struct jobctl *jc, int c, const char *arg)
 		return 0;
 	case JC_OPT_TOKEN_FILE:
 		jc->token_file = arg;
+		return 0;
+	case JC_OPT_CACERT:
+		jc->cacert = arg;
 		return 0;
 	}
 	return -1;
@@ -397,6 +403,8 @@ main(int argc, char **argv)
 	jc.url_from = "JOBD_URL";
 	if (jc.url == NULL || *jc.url == '\0')
 		jc.url = JC_DEFAULT_URL;
+	if ((jc.cacert = getenv("JOBD_CACERT")) != NULL && *jc.cacert == '\0')
+		jc.cacert = NULL;
 	jc.out_tty = isatty(STDOUT_FILENO);
 	jc.err_tty = isatty(STDERR_FILENO);
 

@@ -36,6 +36,7 @@ struct jobctl {
 	const char		*url;		/* --url, $JOBD_URL or the default */
 	const char		*url_from;	/* "--url" or "JOBD_URL", for errors */
 	const char		*token_file;	/* --token-file */
+	const char		*cacert;	/* --cacert or $JOBD_CACERT: https's CA */
 	int			 json;		/* --json: print the API's JSON */
 	int			 out_tty;	/* stdout is a terminal */
 	int			 err_tty;	/* stderr is a terminal: progress */
@@ -137,6 +138,7 @@ enum {
 	JC_OPT_JSON = 256,
 	JC_OPT_URL,
 	JC_OPT_TOKEN_FILE,
+	JC_OPT_CACERT,
 	JC_OPT_NAME,
 	JC_OPT_TIMEOUT,
 	JC_OPT_ENV,
@@ -150,7 +152,8 @@ enum {
 	{ "help", no_argument, NULL, 'h' }, \
 	{ "json", no_argument, NULL, JC_OPT_JSON }, \
 	{ "url", required_argument, NULL, JC_OPT_URL }, \
-	{ "token-file", required_argument, NULL, JC_OPT_TOKEN_FILE }
+	{ "token-file", required_argument, NULL, JC_OPT_TOKEN_FILE }, \
+	{ "cacert", required_argument, NULL, JC_OPT_CACERT }
 
 #define JC_EXEC_OPTIONS \
 	{ "name", required_argument, NULL, JC_OPT_NAME }, \

@@ -240,6 +240,8 @@ jc_setup(struct jobctl *jc, const char *method, const char *url,
 	/* Straight to jobd, whatever http_proxy says: a proxy would get the
 	 * token, cut long waits, and cannot reach a loopback jobd at all. */
 	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	if (jc->cacert != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, jc->cacert);
 	if (jc->unix_path != NULL)
 		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, jc->unix_path);
 	if (jc->interruptible) {

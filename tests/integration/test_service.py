@@ -1,6 +1,7 @@
 """jobd as a service: systemd units, readiness and watchdog, socket activation,
 listeners, TLS, the config file, logs, browser defences, make install."""
 import http.client
+import json
 import os
 import pwd
 import re
@@ -664,6 +665,23 @@ class TlsTest(unittest.TestCase):
         self.assertEqual(r.status, 201, r)
         t = wait_done(self.conn, r.json["id"])
         self.assertEqual((t["state"], t["result"]), ("succeeded", {"tls": True}))
+
+    def test_jobctl_trusts_the_cacert_given(self):
+        # jobd's own certificate is no system CA's: jobctl must be told it.
+        url = "https://127.0.0.1:%d" % self.jobd.port
+        env = dict(os.environ, JOBD_URL=url)
+        env.pop("JOBD_CACERT", None)
+        r = subprocess.run([jobdtest.JOBCTL, "ls"], capture_output=True, text=True,
+                           env=env, timeout=DEADLINE)
+        self.assertEqual(r.returncode, 3, r)
+        self.assertIn("certificate", r.stderr)
+        r = subprocess.run([jobdtest.JOBCTL, "--cacert", self.cert, "--json", "ls"],
+                           capture_output=True, text=True, env=env, timeout=DEADLINE)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn("tasks", json.loads(r.stdout))
+        r = subprocess.run([jobdtest.JOBCTL, "--json", "ls"], capture_output=True, text=True,
+                           env=dict(env, JOBD_CACERT=self.cert), timeout=DEADLINE)
+        self.assertEqual(r.returncode, 0, r)
 
     def test_keep_alive(self):
         c = self.conn()
