@@ -190,16 +190,28 @@ waiter_reply_error(struct waiter *w, unsigned status, const char *code, json_t *
 	httpd_reply_error(w->req, status, code, extra, "%s", msg);
 }
 
+/* A cancel, or wait_for's cancel at its timeout, may find the task ended
+ * by itself and only finishing off (an exec program that has exited): it
+ * then ends as it ended.  Such a cancel was not accepted: 409, as for a
+ * task done already.  Such a wait_for returns the task, as asyncio.wait_for
+ * returns the result of a task that finishes despite its cancel. */
 static void
 waiter_check_one(struct waiter *w)
 {
+	const struct task *t = w->slots[0].final;
+	char               msg[128];
+
 	if (!w->slots[0].done)
 		return;
-	if (w->timed_out)
-		waiter_reply_error(w, 504, "timeout", json_pack("{s:o}", "task",
-		    task_to_json(w->slots[0].final)), "the timeout passed before the task finished");
+	if (w->a.kind == WAITER_CANCEL && t->state != TASK_CANCELLED) {
+		snprintf(msg, sizeof msg, "task %lld %s: it ended by itself before it could be cancelled",
+		    (long long)t->id, task_state_name(t->state));
+		waiter_reply_error(w, 409, "conflict", json_pack("{s:o}", "task", task_to_json(t)), msg);
+	} else if (w->timed_out && t->state == TASK_CANCELLED)
+		waiter_reply_error(w, 504, "timeout", json_pack("{s:o}", "task", task_to_json(t)),
+		    "the timeout passed before the task finished");
 	else
-		waiter_reply(w, 200, task_to_json(w->slots[0].final));
+		waiter_reply(w, 200, task_to_json(t));
 }
 
 static int
