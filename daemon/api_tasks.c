@@ -180,6 +180,10 @@ api_task_cancel(struct api_call *c)
 		api_reply_conflict(c, t, "it cannot be cancelled");
 		return;
 	}
+	/* Stopping a running task may take a while: a 503 must mean that
+	 * nothing was done, so refuse before, not after, the cancel. */
+	if (t->state == TASK_RUNNING && waiter_refuse_full(c->r, NULL))
+		return;
 	sched_cancel(c->jd->sched, t, TASK_STOP_CANCEL);
 	api_wait_one(c, &a);
 }

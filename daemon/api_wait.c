@@ -47,6 +47,11 @@ api_wait_common(struct api_call *c, int gather)
 	a.cancel = ws.cancel;
 	a.return_when = ws.return_when;
 	a.return_exceptions = ws.return_exceptions;
+	/* Tasks created for a request answered 503 would run unasked for. */
+	if (ws.ntasks > 0 && waiter_refuse_full(c->r, NULL)) {
+		spec_wait_clear(&ws);
+		return;
+	}
 	if (ws.tasks != NULL)
 		a.ids = api_create_inline(c, &ws);
 	if (waiter_start(c->jd->waiters, c->r, &a, ws.ids, ws.nids, &e) < 0)

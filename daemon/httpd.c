@@ -176,11 +176,15 @@ httpd_set_response(struct req *r, unsigned status, struct MHD_Response *resp)
 }
 
 int
+httpd_can_park(const struct req *r)
+{
+	return r->h->nparked < r->h->max_parked && !r->h->stopping;
+}
+
+int
 httpd_park(struct req *r, void (*gone)(void *arg), void *arg)
 {
-	struct httpd *h = r->h;
-
-	if (h->nparked >= h->max_parked || h->stopping)
+	if (!httpd_can_park(r))
 		return -1;
 	r->gone = gone;
 	r->gone_arg = arg;

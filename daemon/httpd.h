@@ -90,5 +90,8 @@ void httpd_withdraw(struct httpd *h, int64_t id);
 /* Park r until an answer comes; gone(arg) is called once if the client
  * leaves first or when the request ends unanswered.  -1: too many parked. */
 int  httpd_park(struct req *r, void (*gone)(void *arg), void *arg);
+/* Would httpd_park(r) succeed now?  For a handler that must not act (cancel,
+ * create) unless it can then wait for the outcome. */
+int  httpd_can_park(const struct req *r);
 
 #endif

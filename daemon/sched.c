@@ -190,6 +190,15 @@ sched_finish(struct sched *s, struct task *t, enum task_state to)
 		s->on_done(s->on_done_arg, t);
 }
 
+/* Ended by itself, it is only finishing off (an exec task whose program
+ * has exited, its group being stopped): how it ended stands, and no stop,
+ * neither its deadline nor a cancel, changes that. */
+static int
+sched_ended(const struct sched_kind *sk, const struct task *t)
+{
+	return !t->starting && sk->ops->ended != NULL && sk->ops->ended(t);
+}
+
 static void
 sched_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -205,8 +214,7 @@ sched_deadline_cb(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(t->deadline_ev, &tv);
 		return;
 	}
-	/* Ended in time, it is only finishing off: how it ended stands. */
-	ended = !t->starting && sk->ops->ended != NULL && sk->ops->ended(t);
+	ended = sched_ended(sk, t);
 	log_info("task %lld: its timeout of %g s passed%s", (long long)t->id, t->timeout,
 	    ended ? " after it ended; it stays as it ended" : "");
 	if (!ended)
@@ -402,8 +410,19 @@ sched_cancel(struct sched *s, struct task *t, enum task_stop why)
 		sched_finish(s, t, TASK_CANCELLED);
 		return 0;
 	}
-	if (t->stop != TASK_STOP_NONE)
-		return 0;          /* already stopping: the first reason stands */
+	if (sched_ended(sk, t))
+		return -1;
+	if (t->stop != TASK_STOP_NONE) {
+		/* Stopping for its deadline: a cancel still wins, as a
+		 * task.cancel() does over asyncio.timeout(), since the contract
+		 * says an accepted cancel ends the task cancelled.  Its kind is
+		 * stopping it already; only the outcome changes. */
+		if (why == TASK_STOP_CANCEL && t->stop == TASK_STOP_DEADLINE) {
+			t->stop = why;
+			store_stage(s->jd->store, t);
+		}
+		return 0;
+	}
 	t->stop = why;
 	store_stage(s->jd->store, t);
 	if (t->starting)

@@ -28,7 +28,8 @@ struct task  *sched_find(struct sched *s, int64_t id);
  * (to be cancelled or waited on); else NULL, and *done is the finished task
  * read from disk (the caller's to task_free) or NULL if there is none. */
 struct task  *sched_warm(struct sched *s, int64_t id, struct task **done);
-/* Begin stopping t; -1 if it is already done. */
+/* Begin stopping t; -1 if it is already done, or ended by itself and only
+ * finishing off (it then ends as it ended, not stopped). */
 int           sched_cancel(struct sched *s, struct task *t, enum task_stop why);
 /* The store committed t: forget it if it is finished. */
 void          sched_committed(struct sched *s, struct task *t);

@@ -190,16 +190,28 @@ waiter_reply_error(struct waiter *w, unsigned status, const char *code, json_t *
 	httpd_reply_error(w->req, status, code, extra, "%s", msg);
 }
 
+/* A cancel, or wait_for's cancel at its timeout, may find the task ended
+ * by itself and only finishing off (an exec program that has exited): it
+ * then ends as it ended.  Such a cancel was not accepted: 409, as for a
+ * task done already.  Such a wait_for returns the task, as asyncio.wait_for
+ * returns the result of a task that finishes despite its cancel. */
 static void
 waiter_check_one(struct waiter *w)
 {
+	const struct task *t = w->slots[0].final;
+	char               msg[128];
+
 	if (!w->slots[0].done)
 		return;
-	if (w->timed_out)
-		waiter_reply_error(w, 504, "timeout", json_pack("{s:o}", "task",
-		    task_to_json(w->slots[0].final)), "the timeout passed before the task finished");
+	if (w->a.kind == WAITER_CANCEL && t->state != TASK_CANCELLED) {
+		snprintf(msg, sizeof msg, "task %lld %s: it ended by itself before it could be cancelled",
+		    (long long)t->id, task_state_name(t->state));
+		waiter_reply_error(w, 409, "conflict", json_pack("{s:o}", "task", task_to_json(t)), msg);
+	} else if (w->timed_out && t->state == TASK_CANCELLED)
+		waiter_reply_error(w, 504, "timeout", json_pack("{s:o}", "task", task_to_json(t)),
+		    "the timeout passed before the task finished");
 	else
-		waiter_reply(w, 200, task_to_json(w->slots[0].final));
+		waiter_reply(w, 200, task_to_json(t));
 }
 
 static int
@@ -470,6 +482,28 @@ waiter_fill(struct waiter *w, size_t i, int64_t id, struct err *e)
 	return 0;
 }
 
+/* 503 when req could not be parked now: a request that would have to wait
+ * is refused before it changes anything. */
+int
+waiter_refuse_full(struct req *req, json_t *ids)
+{
+	json_t *extra;
+
+	if (httpd_can_park(req))
+		return 0;
+	extra = json_object();
+	if (ids != NULL)
+		json_object_set(extra, "ids", ids);
+	httpd_req_set_hold(req, 0);     /* it reports nothing */
+	httpd_reply_error(req, 503, "overloaded", extra,
+	    "too many clients are waiting; try again later");
+	/* Kept alive, the refused connection would hold one of the slots kept
+	 * for the requests that do not wait. */
+	httpd_add_header(req, "Connection", "close");
+	httpd_add_header(req, "Retry-After", "1");   /* as the connection limit's 503 */
+	return 1;
+}
+
 int
 waiter_start(struct waiters *ws, struct req *req, const struct waiter_args *a,
     const int64_t *ids, size_t n, struct err *e)
@@ -491,21 +525,19 @@ waiter_start(struct waiters *ws, struct req *req, const struct waiter_args *a,
 			return -1;
 		}
 	waiter_check(w);
+	/* A timeout of 0 cancels at once, and an exec task's stop may take a
+	 * while: not unless the answer can wait for it. */
+	if (!w->answered && a->timeout == 0 && a->cancel && a->kind != WAITER_WAIT &&
+	    waiter_refuse_full(req, w->a.ids))
+		w->answered = 1;
 	if (!w->answered && a->timeout == 0)
 		waiter_timeout(w);
-	if (w->answered) {
+	if (w->answered || waiter_refuse_full(req, w->a.ids)) {
 		waiter_free(w);
 		return 0;
 	}
-	if (httpd_park(req, waiter_gone_cb, w) < 0) {
-		waiter_reply_error(w, 503, "overloaded", json_object(),
-		    "too many clients are waiting; try again later");
-		/* Kept alive, the refused connection would hold one of the
-		 * slots kept for the requests that do not wait. */
-		httpd_add_header(req, "Connection", "close");
-		waiter_free(w);
-		return 0;
-	}
+	if (httpd_park(req, waiter_gone_cb, w) < 0)
+		fatal("a request that could be parked could not");
 	if (a->timeout > 0) {
 		struct timeval tv = time_tv(a->timeout);
 

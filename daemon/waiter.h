@@ -38,6 +38,9 @@ void            waiters_task_done(void *arg, struct task *t);
 /* The hook for a create the store could not commit: its waiters get 507. */
 void            waiters_task_withdrawn(void *arg, struct task *t);
 
+/* If req could not be parked now, answer it 503 (with ids, if any) and
+ * return 1: a request that would have to wait changes nothing then. */
+int             waiter_refuse_full(struct req *req, json_t *ids);
 /* Wait on ids for req.  Answers at once when it can (or -1 with a cause, such
  * as an unknown id, and nothing answered); otherwise parks req until it can. */
 int             waiter_start(struct waiters *ws, struct req *req, const struct waiter_args *a,

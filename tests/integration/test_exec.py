@@ -543,7 +543,8 @@ class TestStop(ExecCase):
 class TestEndedWhileItsGroupStops(ExecCase):
     """The program has exited; a child it left ignores SIGTERM, and the
     grace before SIGKILL is long: the task is still running, but its
-    program ended in time. Its deadline passing then changes nothing."""
+    program ended in time. Its deadline passing, or a cancel, then
+    changes nothing."""
     JOBD_ARGS = ("--kill-grace", "60")
 
     def leave_child(self, **extra):
@@ -573,9 +574,10 @@ class TestEndedWhileItsGroupStops(ExecCase):
         self.assertEqual(t["state"], "succeeded", t)
         self.assertEqual((t["result"]["exit_code"], t["result"]["stdout"]), (0, "done\n"))
 
-    def test_cancel_after_the_exit_still_cancels(self):
-        # The task shows "running" until its group is gone, and the
-        # contract ends a running task that is cancelled "cancelled".
+    def test_cancel_after_the_exit_409(self):
+        # "The task is done when its main process exits": a cancel that
+        # comes later changes nothing, like its deadline (and cancel() of a
+        # done asyncio task); it answers 409 with the task once it has ended.
         t, child = self.leave_child()
         answer = {}
 
@@ -583,11 +585,14 @@ class TestEndedWhileItsGroupStops(ExecCase):
             answer["r"] = self.jobd.post("/v1/tasks/%d/cancel" % t["id"])
         th = threading.Thread(target=cancel)
         th.start()
-        wait_until(lambda: self.jobd.task(t["id"]).get("cancelling"), what="the cancel")
+        wait_until(lambda: "jobd_waiting_clients 1\n" in self.jobd.get("/metrics").body.decode(),
+                   what="the cancel")
+        self.assertNotIn("cancelling", self.jobd.task(t["id"]))
         os.kill(child.pid, signal.SIGKILL)
         th.join(DEADLINE)
         r = answer["r"]
-        self.assertEqual((r.status, r.json["state"]), (200, "cancelled"), r)
+        self.assertEqual(r.status, 409, r)
+        self.assertEqual((r.json["error"]["code"], r.json["task"]["state"]), ("conflict", "succeeded"), r)
 
 
 class TestLimits(ExecCase):

@@ -179,5 +179,67 @@ class ConnectionLimitTest(JobdTestCase):
             self.jobd.post("/v1/tasks/%d/cancel" % t["id"])
 
 
+class FullRefusesBeforeActingTest(JobdTestCase):
+    """With every waiter slot taken, a request that would have to wait is
+    answered 503 overloaded ("try again later"), and so must not have done
+    anything: no cancel sent, no task created."""
+    LIMIT = 16
+    JOBD_ARGS = ("--max-connections", str(LIMIT))
+
+    def setUp(self):
+        self.long = self.jobd.create("sleep", {"seconds": 600})["id"]
+        self.prog = self.jobd.create("exec", {"argv": ["sleep", "600"]})["id"]
+        self.jobd.wait_state(self.prog, "running")
+        self.held = []
+        for _ in range(self.LIMIT - 2):      # the waiters' 95%, as above
+            s = socket.create_connection(("127.0.0.1", self.jobd.port), timeout=30)
+            s.sendall(raw_get("/v1/tasks/%d/result" % self.long, self.jobd.port))
+            self.held.append(s)
+        jobdtest.wait_until(lambda: b"jobd_waiting_clients %d\n" % len(self.held)
+                            in self.jobd.get("/metrics").body, what="the waiters parked")
+
+    def tearDown(self):
+        for s in self.held:
+            s.close()
+        for tid in (self.long, self.prog):
+            self.jobd.post("/v1/tasks/%d/cancel" % tid)
+
+    def assertRefused(self, r):
+        self.assertEqual(r.status, 503, r)
+        self.assertEqual(r.json["error"]["code"], "overloaded", r)
+        self.assertNotIn("ids", r.json)
+        self.assertEqual(r.headers.get("retry-after"), "1", r.headers)
+        t = self.jobd.task(self.prog)
+        self.assertEqual(t["state"], "running", t)
+        self.assertNotIn("cancelling", t)
+
+    def last_id(self):
+        return self.jobd.create("sleep", {"seconds": 0})["id"]
+
+    def test_cancel_of_a_running_task(self):
+        self.assertRefused(self.jobd.post("/v1/tasks/%d/cancel" % self.prog))
+
+    def test_result_timeout_0(self):
+        self.assertRefused(self.jobd.get("/v1/tasks/%d/result?timeout=0" % self.prog))
+        # Shielded, it waits for nothing: answered.
+        r = self.jobd.get("/v1/tasks/%d/result?timeout=0&cancel=false" % self.prog)
+        self.assertEqual(r.status, 504, r)
+
+    def test_gather_timeout_0(self):
+        self.assertRefused(self.jobd.post("/v1/gather", {"ids": [self.prog], "timeout": 0}))
+
+    def test_inline_tasks_not_created(self):
+        before = self.last_id()
+        for path in ("/v1/gather", "/v1/wait"):
+            self.assertRefused(self.jobd.post(path, {"tasks": [
+                {"kind": "sleep", "sleep": {"seconds": 0}}]}))
+        self.assertEqual(self.last_id(), before + 1, "a refused request created tasks")
+        # Answered at once, they need no waiter slot.
+        r = self.jobd.post("/v1/gather", {"tasks": []})
+        self.assertEqual(r.status, 200, r)
+        r = self.jobd.post("/v1/wait", {"ids": [self.prog], "timeout": 0})
+        self.assertEqual(r.json, {"done": [], "pending": [self.prog]})
+
+
 if __name__ == "__main__":
     jobdtest.main()

@@ -1,9 +1,14 @@
 """POST /v1/wait (asyncio.wait) and GET /v1/tasks/{id}/result (asyncio.wait_for)."""
 import concurrent.futures
+import os
+import shutil
+import signal
+import tempfile
+import threading
 import time
 
 import jobdtest
-from jobdtest import JobdTestCase, raw_connect, raw_get, read_response
+from jobdtest import DEADLINE, JobdTestCase, raw_connect, raw_get, read_response, wait_until
 
 DONE = ("succeeded", "failed", "cancelled")
 
@@ -408,6 +413,138 @@ class ResultTest(JobdTestCase, Helpers):
             s.close()
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json["result"], "raw")
+
+
+class StoppingTest(JobdTestCase):
+    """A cancel or wait_for's timeout meeting a task that is already on its
+    way out: stopped for its own deadline, or its program exited and only
+    a child it left (ignoring SIGTERM) keeps its group alive.  The grace
+    before SIGKILL is long, so the test decides when each one ends."""
+    JOBD_ARGS = ("--kill-grace", "60")
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="jobd-wait-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.pids = []
+        self.addCleanup(self.kill_all)
+
+    def kill_all(self):
+        # Only our own `sleep 1000`: a pid gone meanwhile may be reused.
+        for pid in self.pids:
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    if f.read() == b"sleep\x001000\x00":
+                        os.kill(pid, signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                pass
+
+    def pid_of(self, name, kill=True):
+        path = os.path.join(self.dir, name)
+        wait_until(lambda: os.path.exists(path), what=path)
+        with open(path) as f:
+            pid = int(f.read())
+        if kill:
+            self.pids.append(pid)
+        return pid
+
+    def exec_task(self, script, **extra):
+        return self.jobd.create("exec", {"argv": ["sh", "-c", script.format(d=self.dir)]},
+                                **extra)["id"]
+
+    def waiting(self, n):
+        """Wait until n clients are parked (the request being tested is in)."""
+        wait_until(lambda: "jobd_waiting_clients %d\n" % n in self.jobd.get("/metrics").body.decode(),
+                   what="%d waiting clients" % n)
+
+    def in_thread(self, method, path):
+        out = {}
+
+        def run():
+            out["r"] = self.jobd.request(method, path)
+        th = threading.Thread(target=run)
+        th.start()
+        self.addCleanup(th.join, DEADLINE)
+        return th, out
+
+    def stopping_for_deadline(self):
+        """A task whose own deadline has passed and which ignores SIGTERM."""
+        tid = self.exec_task("trap '' TERM; echo $$ > {d}/leader.tmp; mv {d}/leader.tmp {d}/leader; "
+                             "exec sleep 1000", timeout=0.2)
+        leader = self.pid_of("leader")
+        wait_until(lambda: self.jobd.task(tid).get("cancelling"), what="its deadline")
+        return tid, leader
+
+    def test_cancel_wins_over_its_deadline(self):
+        # The contract: once a cancel is accepted the task ends cancelled,
+        # and the cancel answers 200 with it cancelled (asyncio: cancel()
+        # during asyncio.timeout()'s stop ends the task CancelledError).
+        tid, leader = self.stopping_for_deadline()
+        th, out = self.in_thread("POST", "/v1/tasks/%d/cancel" % tid)
+        self.waiting(1)
+        os.kill(leader, signal.SIGKILL)
+        th.join(DEADLINE)
+        r = out["r"]
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.json["state"], r.json["error"]["type"]), ("cancelled", "cancelled"), r)
+        self.assertEqual(self.jobd.task(tid), r.json)
+
+    def test_result_timeout_during_its_deadline_504_cancelled(self):
+        tid, leader = self.stopping_for_deadline()
+        th, out = self.in_thread("GET", "/v1/tasks/%d/result?timeout=0" % tid)
+        self.waiting(1)
+        os.kill(leader, signal.SIGKILL)
+        th.join(DEADLINE)
+        body = self.assertError(out["r"], 504, "timeout")
+        self.assertEqual(body["task"]["state"], "cancelled", body)
+
+    def ended(self, code):
+        """A task whose program exited with code, leaving a child that
+        ignores SIGTERM: done, as the contract says, but still stopping."""
+        tid = self.exec_task("sh -c 'trap \"\" TERM; echo $$ > {d}/child.tmp; mv {d}/child.tmp {d}/child; "
+                             "exec sleep 1000' & "
+                             "while [ ! -e {d}/child ]; do sleep 0.01; done; "
+                             "echo $$ > {d}/leader.tmp; mv {d}/leader.tmp {d}/leader; "
+                             "echo done; exit %d" % code)
+        child = self.pid_of("child")
+        leader = self.pid_of("leader", kill=False)
+        wait_until(lambda: self.exited(leader), what="the program to exit")
+        self.assertEqual(self.jobd.task(tid)["state"], "running")
+        return tid, child
+
+    @staticmethod
+    def exited(pid):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] in "ZX"
+        except OSError:
+            return True
+
+    def test_cancel_after_its_program_exited_409(self):
+        # "The task is done when its main process exits": a cancel that
+        # comes after that changes nothing (asyncio: cancel() of a done
+        # task); it answers 409 with the task as it ended, once it has.
+        tid, child = self.ended(0)
+        th, out = self.in_thread("POST", "/v1/tasks/%d/cancel" % tid)
+        self.waiting(1)
+        os.kill(child, signal.SIGKILL)
+        th.join(DEADLINE)
+        body = self.assertError(out["r"], 409, "conflict")
+        self.assertEqual(body["task"]["state"], "succeeded", body)
+        self.assertEqual(body["task"]["result"]["stdout"], "done\n")
+        self.assertEqual(self.jobd.task(tid), body["task"])
+
+    def test_result_timeout_after_its_program_exited_200(self):
+        # Done before the timeout: wait_for answers the task as it ended,
+        # as asyncio.wait_for returns what a task returned despite a cancel.
+        tid, child = self.ended(3)
+        th, out = self.in_thread("GET", "/v1/tasks/%d/result?timeout=0" % tid)
+        self.waiting(1)
+        os.kill(child, signal.SIGKILL)
+        th.join(DEADLINE)
+        r = out["r"]
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.json["state"], r.json["error"]["type"]), ("failed", "exit_status"), r)
+        self.assertEqual(r.json["error"]["exit_code"], 3)
 
 
 if __name__ == "__main__":
