@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -24,6 +25,7 @@
 /* jobd's mark in a database's header (PRAGMA application_id): "jobd" in
  * ASCII.  schema/003-appid.sql writes it. */
 #define STORE_APP_ID 0x6a6f6264
+#define STORE_LOCK_WAIT_MS 1000
 
 /* The columns of schema version 1's tasks table: what a database stamped
  * by no application must have for jobd to take it for one of its own. */
@@ -243,6 +245,27 @@ store_check_files(struct store *s, struct err *e)
 	return syncer_files_check(&s->files, e);
 }
 
+/* flock the database, waiting up to STORE_LOCK_WAIT_MS for it: a jobd
+ * killed a moment ago may hold it a little longer than it lives.  A program
+ * it was starting is a copy of it, lock included, from the clone until the
+ * child closes what it inherited, just before its exec (exec_spawn.c); that
+ * child outlives the kill by a few ms on a busy machine, and a restart right
+ * after a kill -9 was refused ("another jobd is using it"). */
+static int
+store_lock(int fd)
+{
+	struct timespec tick = { 0, 10 * 1000000L };
+	int             waited;
+
+	for (waited = 0;; waited += 10) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK || waited >= STORE_LOCK_WAIT_MS)
+			return -1;
+		nanosleep(&tick, NULL);
+	}
+}
+
 struct store *
 store_open(struct event_base *base, const char *path, int sync_full, int64_t max_bytes,
     struct err *e)
@@ -270,7 +293,7 @@ store_open(struct event_base *base, const char *path, int sync_full, int64_t max
 	}
 	/* Two daemons on one database would each think they own its running tasks. */
 	if ((s->files.db_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    flock(s->files.db_fd, LOCK_EX | LOCK_NB) < 0) {
+	    store_lock(s->files.db_fd) < 0) {
 		err_set(e, 500, "cannot lock database %s: %s", path,
 		    errno == EWOULDBLOCK ? "another jobd is using it" : strerror(errno));
 		goto fail;
