@@ -616,11 +616,12 @@ main_start(struct main_ctx *m)
 	    .answered = main_answered, .pulse = main_pulse, .arg = jd };
 	if ((jd->httpd = httpd_new(&hc, &e)) == NULL)
 		main_refuse(m, &e);
-	listen_announce(&m->ls);
+	/* Before the announcement: whoever waits for it may signal at once. */
 	for (i = 0; i < MAIN_NSIGS; i++) {
 		m->sig_ev[i] = evsignal_new(jd->base, sigs[i], main_signal_cb, m);
 		event_add(m->sig_ev[i], NULL);
 	}
+	listen_announce(&m->ls);
 }
 
 static void
