@@ -40,7 +40,7 @@ struct http_xfer {
 	struct kind_env         env;      /* a copy: cancel gets only t */
 	struct http_ctx        *ctx;
 	CURL                   *easy;
-	struct curl_slist      *req_headers;
+	struct curl_slist      *req_headers, *req_last;
 	int                     fail_on_status;
 	json_t                 *headers;  /* the current response's, names lower-cased */
 	char                   *last_name; /* for obsolete folded header lines */
@@ -465,9 +465,14 @@ http_append_header(struct http_xfer *x, const char *line)
 {
 	struct curl_slist *l;
 
-	if ((l = curl_slist_append(x->req_headers, line)) == NULL)
+	/* Appended at the last node: curl_slist_append walks the list it is
+	 * given to its end, and from the head 80,000 headers (a 1 MiB spec)
+	 * took the loop 9 s. */
+	if ((l = curl_slist_append(x->req_last, line)) == NULL)
 		fatal("out of memory");
-	x->req_headers = l;
+	if (x->req_headers == NULL)
+		x->req_headers = l;
+	x->req_last = x->req_last == NULL ? l : x->req_last->next;
 }
 
 /* Request headers as curl wants them, plus defaults a user may override. */

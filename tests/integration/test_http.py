@@ -436,6 +436,32 @@ class HttpValidation(JobdTestCase):
         self.jobd.wait_state(t["id"], ("succeeded", "failed"))
 
 
+class HttpManyRequestHeaders(HttpBase):
+    JOBD_ARGS = ("--max-body", "4000000")
+
+    def test_120000_request_headers_checked_and_set_in_linear_time(self):
+        # Each step once took time in the square of their number: the
+        # check for a name given twice (a minute here), then the list
+        # handed to curl (20 s), holding every other client meanwhile.
+        headers = {"h%d" % i: "" for i in range(120000)}
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))    # bound, never listening: refused
+        try:
+            url = "http://127.0.0.1:%d/" % s.getsockname()[1]
+            start = time.monotonic()
+            r = self.jobd.post("/v1/tasks", {"kind": "http", "http": {"url": url, "headers": headers}},
+                               timeout=60)
+            created = time.monotonic()
+            self.assertEqual(r.status, 201, r)
+            t = self.jobd.wait_state(r.json["id"], ("succeeded", "failed"), timeout=60)
+            ran = time.monotonic() - created
+        finally:
+            s.close()
+        self.assertLess(created - start, 10, "the spec took %.1f s to check" % (created - start))
+        self.assertLess(ran, 10, "the request took %.1f s to set up" % ran)
+        self.assertEqual((t["error"]["type"], t["error"]["curl_code"]), ("http_error", 7), t)
+
+
 class HttpSlots(HttpBase):
     JOBD_ARGS = ("--max-http", "2")
 
