@@ -46,7 +46,7 @@ static int
 http_parse_url(const json_t *v, struct err *e)
 {
 	CURLU *u;
-	char  *scheme = NULL, *host = NULL;
+	char  *scheme = NULL, *host = NULL, *port = NULL;
 	int    rc = -1;
 
 	if (!json_is_string(v))
@@ -68,10 +68,17 @@ http_parse_url(const json_t *v, struct err *e)
 		err_set(e, 400, "\"url\" has no host");
 		goto out;
 	}
+	/* curl takes port 0 (and 00) and fails only at connect: a typo that
+	 * cannot be meant. */
+	if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK && strtol(port, NULL, 10) == 0) {
+		err_set(e, 400, "\"url\" has port 0");
+		goto out;
+	}
 	rc = 0;
 out:
 	curl_free(scheme);
 	curl_free(host);
+	curl_free(port);
 	curl_url_cleanup(u);
 	return rc;
 }

@@ -461,6 +461,8 @@ class HttpValidation(JobdTestCase):
         self.bad({"url": "file:///etc/passwd"}, "url")
         self.bad({"url": "127.0.0.1/hello"}, "url")
         self.bad({"url": "http://"}, "url")
+        self.bad({"url": "http://127.0.0.1:0/"}, "port")
+        self.bad({"url": "http://127.0.0.1:00/"}, "port")
         self.bad({"url": 5}, "url")
         self.bad({"url": u, "colour": "red"}, "colour")
         self.bad({"url": u, "method": "GE T"}, "method")
