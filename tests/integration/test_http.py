@@ -513,7 +513,7 @@ class HttpManyRequestHeaders(HttpBase):
             ran = time.monotonic() - created
         finally:
             s.close()
-        self.assertLess(created - start, 10, "the spec took %.1f s to check" % (created - start))
+        self.assertLess(created - start, 10, "creating the task took %.1f s" % (created - start))
         self.assertLess(ran, 10, "the request took %.1f s to set up" % ran)
         self.assertEqual((t["error"]["type"], t["error"]["curl_code"]), ("http_error", 7), t)
 
