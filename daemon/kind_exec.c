@@ -32,8 +32,8 @@
  * reused), reap, and poll kill(-pgid, 0) until the group is empty, with
  * SIGKILL once the grace period is over.  Only then are the pipes drained and
  * closed and the scheduler told: "done" means nothing of the task runs.
- * Limitation: a process that calls setsid() itself leaves the group and is
- * not stopped (only a cgroup would catch it).
+ * Limitation: a process that leaves the group itself (setsid(), or
+ * setpgid() into another group) is not stopped (only a cgroup would catch it).
  */
 #include "config.h"
 

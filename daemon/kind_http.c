@@ -26,6 +26,22 @@
 struct http_xfer;
 TAILQ_HEAD(http_xfer_list, http_xfer);
 
+/* A response header's value, repeats joined with ", ", grown in place: a
+ * server may repeat a header 60,000 times within curl's 300 KB of headers,
+ * and joining into a new string each time held the loop for 9 s. */
+struct http_field {
+	char   *name;     /* lower-cased */
+	char   *val;      /* not NUL-terminated; made a JSON string at the end */
+	size_t  len, cap;
+};
+
+/* Where the header callback is in a response: its status line comes
+ * next, then its fields, then (after the blank line) its body and, if it is
+ * chunked, its trailers, or else the next response's status line. */
+enum http_hstate { HDR_STATUS, HDR_FIELDS, HDR_DONE };
+
+#define HTTP_NO_FIELD ((size_t)-1)
+
 /* The kind's shared state (env->ctx): one multi handle per daemon. */
 struct http_ctx {
 	CURLM                 *multi;
@@ -40,10 +56,19 @@ struct http_xfer {
 	struct kind_env         env;      /* a copy: cancel gets only t */
 	struct http_ctx        *ctx;
 	CURL                   *easy;
-	struct curl_slist      *req_headers;
+	struct curl_slist      *req_headers, *req_last;
 	int                     fail_on_status;
-	json_t                 *headers;  /* the current response's, names lower-cased */
-	char                   *last_name; /* for obsolete folded header lines */
+	/* The current response's headers (and trailers), in order of first
+	 * appearance, and by name: index + 1 in fields. */
+	struct http_field      *fields;
+	size_t                  nfields, capfields;
+	json_t                 *field_ix;
+	size_t                  last;     /* the field an obsolete folded line continues */
+	enum http_hstate        hstate;
+	/* What curl had sent when the current response began: a line after
+	 * its header block is a new response's status line only if curl has
+	 * sent a request since (a redirect, a retry), else it is a trailer. */
+	long                    redirects, reqsize;
 	unsigned char          *body;
 	size_t                  body_len, body_size, cap;
 	int                     truncated;
@@ -52,7 +77,7 @@ struct http_xfer {
 	 * not followed but answered: stop_303 is set when its headers end. */
 	int                     custom_follow;
 	long                    status;   /* the current response's */
-	int                     stop_303;
+	int                     stop_303; /* its body then goes unread */
 	char                    errbuf[CURL_ERROR_SIZE];
 	TAILQ_ENTRY(http_xfer)  entry;
 };
@@ -89,44 +114,125 @@ http_write_cb(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+static void
+http_fields_clear(struct http_xfer *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->nfields; i++) {
+		free(x->fields[i].name);
+		free(x->fields[i].val);
+	}
+	x->nfields = 0;
+	x->last = HTTP_NO_FIELD;
+	json_object_clear(x->field_ix);
+}
+
 /* A new status line starts a new response (a redirect, a 1xx): forget the
  * headers and the body seen so far, only the final response counts. */
 static void
 http_new_response(struct http_xfer *x)
 {
-	json_object_clear(x->headers);
-	free(x->last_name);
-	x->last_name = NULL;
+	http_fields_clear(x);
 	x->body_len = 0;
 	x->truncated = 0;
+	curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_COUNT, &x->redirects);
+	curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &x->reqsize);
+}
+
+/* After a header block: has curl sent another request since? */
+static int
+http_new_request(struct http_xfer *x)
+{
+	long redirects = 0, reqsize = 0;
+
+	curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_COUNT, &redirects);
+	curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &reqsize);
+	return redirects != x->redirects || reqsize != x->reqsize;
 }
 
 static void
-http_add_header(struct http_xfer *x, const char *name, const char *val, size_t vlen, const char *sep)
+http_field_append(struct http_field *f, const char *sep, const char *val, size_t vlen)
 {
-	json_t *old, *add;
-	char   *buf;
-	size_t  olen, slen = strlen(sep);
+	size_t slen = strlen(sep), want;
 
-	if ((add = ju_string_lossy((const unsigned char *)val, vlen)) == NULL)
-		fatal("out of memory");
-	if ((old = json_object_get(x->headers, name)) == NULL) {
-		json_object_set_new(x->headers, name, add);
-		return;
+	if (slen + vlen == 0)
+		return;    /* an empty first value: nothing to hold yet */
+	if (f->len + slen + vlen > f->cap) {
+		for (want = f->cap ? f->cap : 64; want < f->len + slen + vlen; want *= 2)
+			;
+		if ((f->val = realloc(f->val, want)) == NULL)
+			fatal("out of memory");
+		f->cap = want;
 	}
-	olen = json_string_length(old);
-	if ((buf = malloc(olen + slen + json_string_length(add))) == NULL)
-		fatal("out of memory");
-	memcpy(buf, json_string_value(old), olen);
-	memcpy(buf + olen, sep, slen);
-	memcpy(buf + olen + slen, json_string_value(add), json_string_length(add));
-	json_object_set_new(x->headers, name,
-	    json_stringn(buf, olen + slen + json_string_length(add)));
-	json_decref(add);
-	free(buf);
+	memcpy(f->val + f->len, sep, slen);
+	memcpy(f->val + f->len + slen, val, vlen);
+	f->len += slen + vlen;
 }
 
-/* Called once per header line, CRLF included. */
+/* Add val to the field name (lower-cased, taken over), or start it. */
+static void
+http_add_header(struct http_xfer *x, char *name, const char *val, size_t vlen)
+{
+	json_t            *ix = json_object_get(x->field_ix, name);
+	struct http_field *f, *more;
+
+	if (ix != NULL) {
+		x->last = (size_t)json_integer_value(ix) - 1;
+		free(name);
+		http_field_append(&x->fields[x->last], ", ", val, vlen);
+		return;
+	}
+	if (x->nfields == x->capfields) {
+		x->capfields = x->capfields ? 2 * x->capfields : 16;
+		if ((more = realloc(x->fields, x->capfields * sizeof *more)) == NULL)
+			fatal("out of memory");
+		x->fields = more;
+	}
+	f = &x->fields[x->nfields];
+	*f = (struct http_field){ .name = name };
+	x->last = x->nfields++;
+	json_object_set_new(x->field_ix, name, json_integer((json_int_t)x->nfields));
+	/* The first value, even an empty one, is the value: no separator. */
+	http_field_append(f, "", val, vlen);
+}
+
+/* The response's header object: names lower-cased, values as JSON text. */
+static json_t *
+http_headers_json(const struct http_xfer *x)
+{
+	json_t *o;
+	size_t  i;
+
+	if ((o = json_object()) == NULL)
+		fatal("out of memory");
+	for (i = 0; i < x->nfields; i++)
+		json_object_set_new(o, x->fields[i].name,
+		    ju_string_lossy((const unsigned char *)(x->fields[i].val != NULL ?
+		    x->fields[i].val : ""), x->fields[i].len));
+	return o;
+}
+
+/* The blank line that ends a header block. */
+static size_t
+http_header_end(struct http_xfer *x, size_t len)
+{
+	if (x->hstate != HDR_FIELDS)
+		return len;    /* the end of the trailers */
+	if (x->status >= 100 && x->status < 200) {
+		x->hstate = HDR_STATUS;    /* the real answer follows */
+		return len;
+	}
+	x->hstate = HDR_DONE;
+	if (x->custom_follow && x->status == 303) {
+		x->stop_303 = 1;
+		return 0;    /* before curl follows it: the 303 is the answer */
+	}
+	return len;
+}
+
+/* Called once per header line, CRLF included: status lines, fields, the
+ * blank lines that end header blocks and chunked trailers. */
 static size_t
 http_header_cb(char *p, size_t size, size_t n, void *arg)
 {
@@ -136,24 +242,24 @@ http_header_cb(char *p, size_t size, size_t n, void *arg)
 
 	while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r'))
 		len--;
-	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+	/* Not by its first bytes: a trailer or a field may begin "HTTP/" too,
+	 * and taken for a status line it emptied the response. */
+	if (x->hstate == HDR_DONE && len > 0 && http_new_request(x))
+		x->hstate = HDR_STATUS;
+	if (x->hstate == HDR_STATUS && len > 0) {
 		const char *sp = memchr(p, ' ', len);
 
 		http_new_response(x);
 		x->status = sp != NULL ? strtol(sp + 1, NULL, 10) : 0;
+		x->hstate = HDR_FIELDS;
 		return size * n;
 	}
-	if (len == 0) {
-		if (x->custom_follow && x->status == 303) {
-			x->stop_303 = 1;
-			return 0;    /* before curl follows it: the 303 is the answer */
-		}
-		return size * n;
-	}
-	if ((p[0] == ' ' || p[0] == '\t') && x->last_name != NULL) {
+	if (len == 0)
+		return http_header_end(x, size * n);
+	if ((p[0] == ' ' || p[0] == '\t') && x->last != HTTP_NO_FIELD) {
 		for (i = 0; i < len && (p[i] == ' ' || p[i] == '\t'); i++)
 			;
-		http_add_header(x, x->last_name, p + i, len - i, " ");
+		http_field_append(&x->fields[x->last], " ", p + i, len - i);
 		return size * n;
 	}
 	/* Not a header line, or a name no JSON member can hold: ignore it. */
@@ -171,9 +277,7 @@ http_header_cb(char *p, size_t size, size_t n, void *arg)
 		;
 	while (len > i && (p[len - 1] == ' ' || p[len - 1] == '\t'))
 		len--;
-	http_add_header(x, name, p + i, len - i, ", ");
-	free(x->last_name);
-	x->last_name = name;
+	http_add_header(x, name, p + i, len - i);
 	return size * n;
 }
 
@@ -219,12 +323,25 @@ http_text_end(const unsigned char *p, size_t n)
 	return n;
 }
 
+/* A 303 answered rather than followed ends at its headers: its body, if
+ * it said it had one, is not there to keep. */
+static int
+http_body_unread(struct http_xfer *x)
+{
+	curl_off_t cl = -1;
+
+	if (!x->stop_303)
+		return 0;
+	curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+	return cl != 0;
+}
+
 /* The response members shared by a result and a fail_on_status error. */
 static void
 http_set_response(json_t *o, struct http_xfer *x, long status)
 {
 	json_object_set_new(o, "status", json_integer(status));
-	json_object_set(o, "headers", x->headers);
+	json_object_set_new(o, "headers", http_headers_json(x));
 	if (x->body_len == 0)
 		json_object_set_new(o, "body", json_string(""));
 	else if (ju_is_utf8(x->body, x->body_len))
@@ -233,7 +350,7 @@ http_set_response(json_t *o, struct http_xfer *x, long status)
 		json_object_set_new(o, "body", ju_string_lossy(x->body, x->body_len));
 	else
 		json_object_set_new(o, "body_base64", http_base64(x->body, x->body_len));
-	json_object_set_new(o, "body_truncated", json_boolean(x->truncated));
+	json_object_set_new(o, "body_truncated", json_boolean(x->truncated || http_body_unread(x)));
 }
 
 static json_t *
@@ -252,8 +369,9 @@ http_xfer_free(struct http_xfer *x)
 	}
 	TAILQ_REMOVE(&x->ctx->xfers, x, entry);
 	curl_slist_free_all(x->req_headers);
-	json_decref(x->headers);
-	free(x->last_name);
+	http_fields_clear(x);
+	free(x->fields);
+	json_decref(x->field_ix);
 	free(x->body);
 	free(x);
 }
@@ -465,9 +583,14 @@ http_append_header(struct http_xfer *x, const char *line)
 {
 	struct curl_slist *l;
 
-	if ((l = curl_slist_append(x->req_headers, line)) == NULL)
+	/* Appended at the last node: curl_slist_append walks the list it is
+	 * given to its end, and from the head 80,000 headers (a 1 MiB spec)
+	 * took the loop 9 s. */
+	if ((l = curl_slist_append(x->req_last, line)) == NULL)
 		fatal("out of memory");
-	x->req_headers = l;
+	if (x->req_headers == NULL)
+		x->req_headers = l;
+	x->req_last = x->req_last == NULL ? l : x->req_last->next;
 }
 
 /* Request headers as curl wants them, plus defaults a user may override. */
@@ -541,6 +664,8 @@ http_setup_io(struct http_xfer *x)
 	    (rc = curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf)) != CURLE_OK ||
 	    (rc = curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, http_opensocket_cb)) != CURLE_OK ||
 	    (rc = curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_header_cb)) != CURLE_OK ||
+	    /* A proxy's answer to CONNECT is not the response. */
+	    (rc = curl_easy_setopt(c, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L)) != CURLE_OK ||
 	    (rc = curl_easy_setopt(c, CURLOPT_HEADERDATA, x)) != CURLE_OK ||
 	    (rc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_write_cb)) != CURLE_OK ||
 	    (rc = curl_easy_setopt(c, CURLOPT_WRITEDATA, x)) != CURLE_OK)
@@ -604,7 +729,8 @@ kind_http_start(struct task *t, const struct kind_env *env)
 	x->ctx = ctx;
 	x->cap = env->cfg->max_output;
 	x->fail_on_status = json_is_true(json_object_get(t->spec, "fail_on_status"));
-	if ((x->headers = json_object()) == NULL || (x->easy = curl_easy_init()) == NULL)
+	x->last = HTTP_NO_FIELD;
+	if ((x->field_ix = json_object()) == NULL || (x->easy = curl_easy_init()) == NULL)
 		fatal("out of memory");
 	TAILQ_INSERT_TAIL(&ctx->xfers, x, entry);
 	t->kstate = x;

@@ -36,6 +36,23 @@ def raise_nofile(want=8192):
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
+# Answers written byte for byte, each closing its connection.
+RAW = {
+    # A chunked trailer and a field whose names begin like a status line.
+    "/raw/trailer": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Keep: 1\r\n\r\n"
+                    b"5\r\nhello\r\n0\r\nHTTP/1.1 500: x\r\n\r\n",
+    "/raw/field": b"HTTP/1.1 200 OK\r\nX-Keep: 1\r\nHTTP/x: y\r\nContent-Length: 2\r\n\r\nok",
+    # An interim answer, then the real one.
+    "/raw/info": b"HTTP/1.1 102 Processing\r\nX-Interim: 1\r\n\r\n"
+                 b"HTTP/1.1 200 OK\r\nX-Final: 1\r\nContent-Length: 2\r\n\r\nok",
+    # A chunked redirect with a trailer, then the answer.
+    "/raw/redirect": b"HTTP/1.1 302 Found\r\nLocation: /hello\r\nX-Hop: 1\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n4\r\nmove\r\n0\r\nX-Hop-Trailer: 1\r\n\r\n",
+    # As many repeats of one header as curl takes (300 KB of headers).
+    "/raw/repeats": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + b"X:\r\n" * 75000 + b"\r\nok",
+}
+
+
 class Fixture(http.server.BaseHTTPRequestHandler):
     """Endpoints the tests ask for; every answer is written in one send."""
     protocol_version = "HTTP/1.1"
@@ -86,6 +103,11 @@ class Fixture(http.server.BaseHTTPRequestHandler):
             self.reply(int(path.rsplit("/", 1)[1]), b"it broke", [("X-Err", "1")])
         elif path == "/hang":
             self.hang(q.get("id", ""))
+        elif path == "/see-other":
+            self.reply(303, b"see /echo", [("Location", "/echo")])
+        elif path in RAW:
+            self.close_connection = True
+            self.wfile.write(RAW[path])
         else:
             self.reply(404, b"no such fixture")
 
@@ -298,9 +320,41 @@ class HttpRequests(HttpBase):
                     spec["body"] = body
                 r = self.run_http(spec)["result"]
                 self.assertEqual((r["status"], r["headers"]["location"]), (303, "/echo"), r)
+                self.assertEqual((r["body"], r["body_truncated"]), ("", False), r)
+        # Such a 303 ends at its headers: a body it announced is not read,
+        # and the answer says so.
+        r = self.run_http({"url": SERVER.url("/see-other"), "method": "PUT", "body": "x"})["result"]
+        self.assertEqual((r["status"], r["body"], r["body_truncated"]), (303, "", True), r)
         for method in ("GET", "POST"):
             r = self.run_http({"url": SERVER.url("/moved/303"), "method": method})["result"]
             self.assertEqual((r["status"], json.loads(r["body"])["method"]), (200, "GET"), r)
+
+    def test_lines_that_look_like_status_lines_start_no_response(self):
+        # A trailer or a field whose name begins "HTTP/" is no new response:
+        # nothing of the answer may be forgotten for it.
+        r = self.run_http({"url": SERVER.url("/raw/trailer")})["result"]
+        self.assertEqual((r["status"], r["body"]), (200, "hello"), r)
+        self.assertEqual(r["headers"]["x-keep"], "1")
+        self.assertEqual(r["headers"]["http/1.1 500"], "x")    # the trailer, kept as before
+        r = self.run_http({"url": SERVER.url("/raw/field")})["result"]
+        self.assertEqual((r["status"], r["body"]), (200, "ok"), r)
+        self.assertEqual((r["headers"]["x-keep"], r["headers"]["http/x"]), ("1", "y"))
+
+    def test_interim_and_redirect_answers_are_not_the_response(self):
+        r = self.run_http({"url": SERVER.url("/raw/info")})["result"]
+        self.assertEqual((r["status"], r["body"], r["headers"]["x-final"]), (200, "ok", "1"), r)
+        self.assertNotIn("x-interim", r["headers"])
+        r = self.run_http({"url": SERVER.url("/raw/redirect")})["result"]
+        self.assertEqual((r["status"], r["body"], r["headers"]["x-multi"]), (200, "hello world", "a, b"), r)
+        self.assertNotIn("x-hop", r["headers"])
+        self.assertNotIn("x-hop-trailer", r["headers"])
+
+    def test_many_repeats_of_a_header_joined_without_holding_the_loop(self):
+        start = time.monotonic()
+        r = self.run_http({"url": SERVER.url("/raw/repeats")})["result"]
+        took = time.monotonic() - start
+        self.assertEqual(r["headers"]["x"], ", " * 74999)
+        self.assertLess(took, 5, "75,000 repeats of a header took %.1f s" % took)
 
     def test_redirect_to_other_scheme_fails(self):
         e = self.run_http({"url": SERVER.url("/to-ftp")}, "failed")["error"]
@@ -407,6 +461,8 @@ class HttpValidation(JobdTestCase):
         self.bad({"url": "file:///etc/passwd"}, "url")
         self.bad({"url": "127.0.0.1/hello"}, "url")
         self.bad({"url": "http://"}, "url")
+        self.bad({"url": "http://127.0.0.1:0/"}, "port")
+        self.bad({"url": "http://127.0.0.1:00/"}, "port")
         self.bad({"url": 5}, "url")
         self.bad({"url": u, "colour": "red"}, "colour")
         self.bad({"url": u, "method": "GE T"}, "method")
@@ -434,6 +490,32 @@ class HttpValidation(JobdTestCase):
         t = self.jobd.create("http", spec)
         self.assertEqual(t["spec"], spec)
         self.jobd.wait_state(t["id"], ("succeeded", "failed"))
+
+
+class HttpManyRequestHeaders(HttpBase):
+    JOBD_ARGS = ("--max-body", "4000000")
+
+    def test_120000_request_headers_checked_and_set_in_linear_time(self):
+        # Each step once took time in the square of their number: the
+        # check for a name given twice (a minute here), then the list
+        # handed to curl (20 s), holding every other client meanwhile.
+        headers = {"h%d" % i: "" for i in range(120000)}
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))    # bound, never listening: refused
+        try:
+            url = "http://127.0.0.1:%d/" % s.getsockname()[1]
+            start = time.monotonic()
+            r = self.jobd.post("/v1/tasks", {"kind": "http", "http": {"url": url, "headers": headers}},
+                               timeout=60)
+            created = time.monotonic()
+            self.assertEqual(r.status, 201, r)
+            t = self.jobd.wait_state(r.json["id"], ("succeeded", "failed"), timeout=60)
+            ran = time.monotonic() - created
+        finally:
+            s.close()
+        self.assertLess(created - start, 10, "creating the task took %.1f s" % (created - start))
+        self.assertLess(ran, 10, "the request took %.1f s to set up" % ran)
+        self.assertEqual((t["error"]["type"], t["error"]["curl_code"]), ("http_error", 7), t)
 
 
 class HttpSlots(HttpBase):
