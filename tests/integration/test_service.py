@@ -202,7 +202,12 @@ class NotifyTest(TempDirCase):
         p.proc.send_signal(signal.SIGTERM)
         msgs = []
         while not any("STOPPING=1" in m for m in msgs):
-            msgs.append(sock.recv(4096).decode().split("\n"))
+            try:
+                msgs.append(sock.recv(4096).decode().split("\n"))
+            except TimeoutError:
+                self.fail("no STOPPING=1 (jobd %s; messages %r):\n%s" % (
+                    "exited %s" % p.proc.poll() if p.proc.poll() is not None else "runs",
+                    msgs, p.logtext()))
         self.assertEqual(p.proc.wait(DEADLINE), 0, p.logtext())
         self.assertFalse(any("WATCHDOG=1" in m for m in msgs), msgs)
 
