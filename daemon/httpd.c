@@ -148,6 +148,46 @@ httpd_log(void *arg, const char *fmt, va_list ap)
 		log_warn("http: %s", line);
 }
 
+/* ---- the request deadline ------------------------------------------------ */
+
+/* A request must arrive whole (headers and body) within request_timeout of
+ * its connection's opening or of its previous answer.  MHD's own timeout
+ * counts from the last byte received, so a client sending a byte every 50 s
+ * held its connection slot, and the body it had sent, for good
+ * (slowloris): 16,384 such clients shut everyone out.  At the deadline the
+ * socket is shut down; MHD sees the end (its epoll wakes), closes the
+ * connection and frees its request.  No deadline runs while a request is
+ * being answered, parked or held. */
+struct httpd_conn {
+	struct event *deadline;
+	int           fd;
+};
+
+static void
+httpd_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct httpd_conn *hc = arg;
+
+	log_debug("http: connection %d: no whole request in time, closed", hc->fd);
+	shutdown(hc->fd, SHUT_RDWR);
+}
+
+static void
+httpd_deadline(struct httpd *h, struct MHD_Connection *c, int on)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct httpd_conn *hc = ci != NULL ? ci->socket_context : NULL;
+	struct timeval     tv = { (time_t)h->cfg.request_timeout, 0 };
+
+	if (hc == NULL)
+		return;
+	if (on)
+		evtimer_add(hc->deadline, &tv);
+	else
+		evtimer_del(hc->deadline);
+}
+
 /* ---- answers and parking ------------------------------------------------ */
 
 void
@@ -224,6 +264,7 @@ httpd_queue(struct req *r)
 {
 	enum MHD_Result ret;
 
+	httpd_deadline(r->h, r->conn, 0);
 	ret = MHD_queue_response(r->conn, r->status, r->resp);
 	r->sent = r->status;
 	MHD_destroy_response(r->resp);
@@ -406,6 +447,7 @@ httpd_first_call(struct req *r, struct MHD_Connection *c, const char *url, const
 static enum MHD_Result
 httpd_dispatch(struct httpd *h, struct req *r)
 {
+	httpd_deadline(h, r->conn, 0);      /* the request is whole */
 	httpd_req_collect_query(r);
 	if (r->wants_body && r->seen > h->cfg.max_body)
 		httpd_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large", NULL,
@@ -483,6 +525,7 @@ httpd_completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 
 	if (r == NULL)
 		return;
+	httpd_deadline(h, c, 1);            /* the next request's time starts */
 	if (r->sent != 0 && h->cfg.answered != NULL) {
 		struct timespec now;
 
@@ -512,14 +555,26 @@ httpd_conn_cb(void *cls, struct MHD_Connection *c, void **socket_context,
 {
 	struct httpd_shard *sh = cls;
 	struct httpd       *h = sh->h;
+	struct httpd_conn  *hc;
 
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		sh->nconns++;
 		h->nconns++;
+		if ((hc = calloc(1, sizeof *hc)) == NULL)
+			fatal("out of memory");
+		hc->fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD)->connect_fd;
+		hc->deadline = evtimer_new(h->cfg.base, httpd_deadline_cb, hc);
+		*socket_context = hc;
+		httpd_deadline(h, c, 1);
 		return;
 	}
 	sh->nconns--;
 	h->nconns--;
+	if ((hc = *socket_context) != NULL) {
+		event_free(hc->deadline);
+		free(hc);
+		*socket_context = NULL;
+	}
 }
 
 /* Fill one daemon at a time, up to HTTPD_SHARD_FILL connections: a light
@@ -719,7 +774,7 @@ httpd_shard_start(struct httpd *h, struct httpd_shard *sh, struct err *e)
 	    MHD_OPTION_NOTIFY_COMPLETED, httpd_completed_cb, sh,
 	    MHD_OPTION_NOTIFY_CONNECTION, httpd_conn_cb, sh,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_conns,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+	    MHD_OPTION_CONNECTION_TIMEOUT, cfg->request_timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
 	    cfg->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cfg->tls_cert,
 	    MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key,

@@ -20,6 +20,7 @@ struct httpd_config {
 	const char        *tls_key;
 	unsigned           max_conns;
 	size_t             max_body;
+	unsigned           request_timeout; /* seconds: whole request, and idle connection */
 	const char        *token;           /* NULL: no auth */
 	/* Answers that report state wait for the commit this names (0: none)
 	 * to be durable: httpd_durable() says when. */

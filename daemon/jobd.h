@@ -28,6 +28,7 @@ struct jobd_config {
 	size_t      max_output;   /* bytes kept per output stream */
 	size_t      max_body;     /* request body cap */
 	unsigned    max_conns;    /* libmicrohttpd connection limit */
+	unsigned    request_timeout; /* seconds: a request arrives whole, a connection idles */
 	int         queue_window; /* pending tasks per kind kept in memory */
 	double      memory_horizon; /* seconds: running tasks idle longer wait on disk */
 	const char *allow_origin; /* comma-separated origins browsers may use */

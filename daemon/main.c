@@ -73,6 +73,9 @@ main_usage(FILE *f)
 	    "  --max-output BYTES     output kept per stream of a task (default 1048576)\n"
 	    "  --max-body BYTES       largest request body (default 1048576)\n"
 	    "  --max-connections N    concurrent HTTP connections (default 16384)\n"
+	    "  --request-timeout SECONDS  a request must arrive whole within this time of\n"
+	    "                         its connection's opening or previous answer, and an\n"
+	    "                         idle connection is closed after it (default 60)\n"
 	    "  --queue-window N       pending tasks of a kind kept in memory; the rest of the\n"
 	    "                         queue waits on disk (default 1024)\n"
 	    "  --memory-horizon SECONDS  a running task with nothing to do for longer (a long\n"
@@ -131,13 +134,14 @@ main_defaults(struct main_ctx *m)
 	c->max_output = 1 << 20;
 	c->max_body = 1 << 20;
 	c->max_conns = 16384;
+	c->request_timeout = 60;
 	c->queue_window = 1024;
 	c->memory_horizon = 60;
 }
 
 /* The flags, for getopt and for the config file's check of each line. */
 enum { OPT_CONFIG = 256, OPT_TLSCERT, OPT_TLSKEY, OPT_LISTEN, OPT_DB, OPT_TOKEN, OPT_NOAUTH,
-    OPT_MAXEXEC, OPT_MAXHTTP, OPT_GRACE, OPT_MAXOUT, OPT_MAXBODY, OPT_MAXCONN, OPT_WINDOW,
+    OPT_MAXEXEC, OPT_MAXHTTP, OPT_GRACE, OPT_MAXOUT, OPT_MAXBODY, OPT_MAXCONN, OPT_REQTIMEOUT, OPT_WINDOW,
     OPT_HORIZON, OPT_SYNC, OPT_MAXDB, OPT_ORIGIN, OPT_HOST, OPT_LOGLEVEL, OPT_HELP, OPT_VERSION };
 static const struct option main_opts[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
@@ -153,6 +157,7 @@ static const struct option main_opts[] = {
 	{ "max-output", required_argument, NULL, OPT_MAXOUT },
 	{ "max-body", required_argument, NULL, OPT_MAXBODY },
 	{ "max-connections", required_argument, NULL, OPT_MAXCONN },
+	{ "request-timeout", required_argument, NULL, OPT_REQTIMEOUT },
 	{ "queue-window", required_argument, NULL, OPT_WINDOW },
 	{ "memory-horizon", required_argument, NULL, OPT_HORIZON },
 	{ "sync", required_argument, NULL, OPT_SYNC },
@@ -199,6 +204,9 @@ main_flags(struct main_ctx *m, int argc, char **argv)
 		case OPT_MAXOUT: c->max_output = (size_t)main_number("--max-output", optarg, 0, INT_MAX); break;
 		case OPT_MAXBODY: c->max_body = (size_t)main_number("--max-body", optarg, 1, INT_MAX); break;
 		case OPT_MAXCONN: c->max_conns = (unsigned)main_number("--max-connections", optarg, 16, 1000000); break;
+		case OPT_REQTIMEOUT:
+			c->request_timeout = (unsigned)main_number("--request-timeout", optarg, 1, 86400);
+			break;
 		case OPT_WINDOW: c->queue_window = (int)main_number("--queue-window", optarg, 2, 1 << 20); break;
 		case OPT_HORIZON: c->memory_horizon = main_seconds("--memory-horizon", optarg); break;
 		case OPT_SYNC:
@@ -611,6 +619,7 @@ main_start(struct main_ctx *m)
 	hc = (struct httpd_config){ .base = jd->base, .fds = m->ls.fds, .nfds = m->ls.n,
 	    .tls_cert = m->tls_cert, .tls_key = m->tls_key,
 	    .max_conns = jd->cfg.max_conns, .max_body = jd->cfg.max_body, .token = jd->token,
+	    .request_timeout = jd->cfg.request_timeout,
 	    .hold_seq = main_hold_seq,
 	    .wants_body = api_wants_body, .early = api_guard, .dispatch = api_dispatch,
 	    .answered = main_answered, .pulse = main_pulse, .arg = jd };

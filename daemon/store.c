@@ -32,6 +32,12 @@
 #define STORE_V1_COLS "id, kind, name, state, stop, created_at, started_at, finished_at, " \
 	"timeout, spec, result, error, pgid, boot_id, stdout, stderr"
 
+/* The stored JSON (spec, result, error) one page of a list may carry, the
+ * first task always: each byte is parsed and written again on the loop,
+ * and 200 tasks echoing a 1 MiB result made a 420 MB answer that held the
+ * loop 10 s.  A page cut short says where to go on (next_after_id). */
+#define STORE_LIST_BUDGET (4 << 20)
+
 /* Each connection's page cache, in KiB. */
 #define STORE_CACHE_KB "512"
 
@@ -498,6 +504,8 @@ store_list(struct store *s, const struct list_spec *q, json_t **tasks, int64_t *
 	    (q->kind ? ST_LIST_KIND : ST_LIST);
 	sqlite3_stmt   *st = s->st[i];
 	struct task    *t;
+	int64_t         last = 0;
+	size_t          bytes = 0;
 	int             n = 0, rc;
 
 	*tasks = json_array();
@@ -509,11 +517,16 @@ store_list(struct store *s, const struct list_spec *q, json_t **tasks, int64_t *
 	sqlite3_bind_int64(st, 3, q->after_id);
 	sqlite3_bind_int(st, 4, q->limit + 1);   /* one more tells whether a next page exists */
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (++n > q->limit) {
-			*next_after_id = json_integer_value(json_object_get(
-			    json_array_get(*tasks, (size_t)q->limit - 1), "id"));
+		size_t size = (size_t)sqlite3_column_bytes(st, 9) +
+		    (size_t)sqlite3_column_bytes(st, 10) + (size_t)sqlite3_column_bytes(st, 11);
+
+		if (n > 0 && (n == q->limit || bytes + size > STORE_LIST_BUDGET)) {
+			*next_after_id = last;
 			break;
 		}
+		n++;
+		bytes += size;
+		last = sqlite3_column_int64(st, 0);
 		if ((t = store_row_task(s, st)) != NULL) {
 			json_array_append_new(*tasks, task_to_json(t));
 			task_free(t);
