@@ -232,6 +232,58 @@ class TokenSourceTest(jobdtest.TempDirCase, AuthCase):
                 self.assertRegex(p.logtext(), r"warning: .*%s.*%s" % (re.escape(tf), warning))
                 self.stop_ok(p)
 
+    def refused_at_start(self, args, *words):
+        """jobd exits 1 before listening, one error line naming every word."""
+        r = run_jobd(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db")] + args)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertNotIn("listening on", r.stderr)
+        errs = [l for l in r.stderr.splitlines() if "error" in l]
+        self.assertEqual(len(errs), 1, r.stderr)
+        for w in words:
+            self.assertIn(w, errs[0])
+
+    def test_token_file_not_regular_refused(self):
+        # A FIFO no one writes would hang the start (open blocks), a
+        # device would be read as a token: both are refused at once.
+        fifo = self.path("token.fifo")
+        os.mkfifo(fifo)
+        for tf in (fifo, "/dev/zero", self.dir):
+            with self.subTest(tf=tf):
+                self.refused_at_start(["--token-file", tf], tf, "not a regular file")
+
+    def test_token_file_too_long_refused(self):
+        # Cut to what fits, it would be a token no client sends.
+        tf = self.write("long.token", "t" * 600 + "\n")
+        self.refused_at_start(["--token-file", tf], tf, "longer than")
+
+    def test_token_file_flag_follows_symlinks(self):
+        # The operator named it: a link (to a secrets store, say) is theirs.
+        tf = self.write("real.token", "token-behind-a-link\n")
+        os.symlink(tf, self.path("link.token"))
+        p = self.spawn(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db"),
+                        "--token-file", self.path("link.token")])
+        self.assert_token(p.wait_port(), "token-behind-a-link")
+        self.stop_ok(p)
+
+    def test_symlinked_jobd_token_beside_db_refused(self):
+        # In a directory others may write (a --db under /tmp), a link
+        # planted as jobd.token would make its target's text the token.
+        target = self.write("elsewhere.token", "a-token-someone-else-chose\n")
+        os.symlink(target, self.path("jobd.token"))
+        self.refused_at_start([], self.path("jobd.token"), "symbolic link")
+
+    def test_jobd_token_others_may_write_refused(self):
+        tp = self.write("jobd.token", "a-token-someone-else-chose\n", 0o622)
+        self.refused_at_start([], tp, "written by other users")
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to make a file of another user")
+    def test_jobd_token_of_another_user_refused(self):
+        # Planted by another user in a shared directory: their token.
+        tp = self.write("jobd.token", "a-token-someone-else-chose\n", 0o600)
+        os.chown(tp, 65534, 65534)
+        self.refused_at_start([], tp, "belongs to user 65534")
+        self.assertEqual(read(tp), "a-token-someone-else-chose\n")
+
     def test_credentials_directory(self):
         creds = self.path("creds")
         os.mkdir(creds)
