@@ -379,6 +379,28 @@ class ListenerTest(TempDirCase):
         self.assertEqual(r.status, 200)
         self.stop_ok(p)
 
+    def test_unix_path_that_is_not_a_socket_kept(self):
+        # connect() to a regular file fails as to a stale socket: a slip
+        # such as "unix:" before the database's path must not delete it.
+        for name in ("data.txt", "link.sock"):
+            with self.subTest(name=name):
+                path = self.path(name)
+                if name == "link.sock":
+                    os.symlink(self.path("data.txt"), path)
+                else:
+                    with open(path, "w") as f:
+                        f.write("precious\n")
+                r = run_jobd(["--listen", "unix:" + path, "--db", self.path("jobd.db"),
+                              "--no-auth"])
+                self.assertEqual(r.returncode, 1, r.stderr)
+                errs = error_lines(r.stderr)
+                self.assertEqual(len(errs), 1, r.stderr)
+                self.assertIn(path, errs[0])
+                self.assertIn("not a socket", errs[0])
+                self.assertTrue(os.path.lexists(path), "jobd removed " + name)
+                with open(path) as f:
+                    self.assertEqual(f.read(), "precious\n")
+
     def test_unix_socket_in_use(self):
         sock = self.path("jobd.sock")
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
