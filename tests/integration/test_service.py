@@ -1017,6 +1017,21 @@ class BrowserDefenceTest(jobdtest.JobdTestCase):
                 self.assertError(r, 403, "forbidden")
         self.assertEqual(self.count(), before)
 
+    def test_host_with_trailing_text_refused(self):
+        # Host is host[:port] (RFC 9110 7.2): text a lax reader skips after
+        # an accepted name, or an IPv4 address in brackets, is not accepted.
+        before = self.count()
+        for host in ("localhost:80@evil.example", "jobs.example:80@evil.example",
+                     "127.0.0.1:1,evil.example", "[::1]evil.example", "[::1]:80x",
+                     "[127.0.0.1]", "localhost:abc", "localhost:123456", "localhost:80:80"):
+            with self.subTest(host=host):
+                r = self.jobd.post("/v1/tasks", sleep_body(), headers={"Host": host})
+                self.assertError(r, 403, "forbidden")
+        # An absolute-form target's authority stands for Host: the same rule.
+        r = self.jobd.post("http://localhost:80@evil.example/v1/tasks", sleep_body())
+        self.assertError(r, 403, "forbidden")
+        self.assertEqual(self.count(), before)
+
     def test_allowed_hosts(self):
         for host in ("jobs.example:8080", "jobs.example", "JOBS.example", "other.example:1",
                      "localhost:1234", "localhost", "127.0.0.1", "127.0.0.1:%d" % self.jobd.port,
