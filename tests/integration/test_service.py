@@ -137,6 +137,30 @@ class SystemdUnitTest(TempDirCase):
         self.assertIn("--config", argv)
         self.assertEqual(argv[argv.index("--config") + 1], self.path("etc", "jobd", "jobd.conf"))
 
+    def test_service_sandbox(self):
+        # What jobd and its jobs do not need is taken away (the unit says
+        # why each of the rest is left out).
+        with open(os.path.join(SRCDIR, "systemd", "jobd.service.in")) as f:
+            keys = dict(re.findall(r"^(\w+)=(.*)$", f.read(), re.M))
+        want = {"DynamicUser": "yes", "NoNewPrivileges": "yes", "ProtectSystem": "strict",
+                "ProtectHome": "yes", "PrivateTmp": "yes", "PrivateDevices": "yes",
+                "ProtectKernelTunables": "yes", "ProtectKernelModules": "yes",
+                "ProtectKernelLogs": "yes", "ProtectControlGroups": "yes", "ProtectClock": "yes",
+                "ProtectHostname": "yes", "ProtectProc": "invisible", "RestrictSUIDSGID": "yes",
+                "RestrictRealtime": "yes", "LockPersonality": "yes", "CapabilityBoundingSet": "",
+                "SystemCallArchitectures": "native",
+                "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6"}
+        for k, v in want.items():
+            with self.subTest(key=k):
+                self.assertEqual(keys.get(k), v)
+
+    def test_socket_unix_mode(self):
+        # systemd makes a unix socket 0666 unless told: any local user could
+        # connect, and with no-auth run programs as jobd's user.
+        with open(os.path.join(SRCDIR, "systemd", "jobd.socket")) as f:
+            keys = dict(re.findall(r"^(\w+)=(.*)$", f.read(), re.M))
+        self.assertEqual(keys.get("SocketMode"), "0660")
+
     def test_sample_config_has_only_real_flags(self):
         # Every commented-out "key = value" of jobd.conf, enabled, is accepted:
         # the file's flags come before --help, so a bad one exits 2 first.
