@@ -392,11 +392,20 @@ httpd_first_call(struct req *r, struct MHD_Connection *c, const char *url, const
 	/* MHD sends "100 Continue" once this call returns with no answer
 	 * queued (connection.c, MHD_CONNECTION_HEADERS_PROCESSED): a refusal
 	 * must come now, or the client sends its body for nothing. */
-	if (h->cfg.early != NULL && httpd_expects_continue(c)) {
+	/* And a body is kept only for a request the guard (token, Origin,
+	 * Host) lets by: else anyone who can connect could make jobd hold
+	 * max_body bytes per connection (16384 connections by default).  A
+	 * refused body is read and dropped, then answered: closing at once
+	 * could reset the connection before the client reads the answer. */
+	if (h->cfg.early != NULL && (r->wants_body || httpd_expects_continue(c))) {
 		h->cfg.early(h->cfg.arg, r);
-		if (r->resp != NULL) {
+		if (r->resp != NULL && httpd_expects_continue(c)) {
 			httpd_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 			return httpd_queue(r);
+		}
+		if (r->resp != NULL) {
+			r->wants_body = 0;
+			r->state = REQ_READY;
 		}
 	}
 	return MHD_YES;

@@ -6,7 +6,9 @@ import re
 import shutil
 import stat
 import subprocess
+import socket
 import tempfile
+import time
 import unittest
 
 import jobdtest
@@ -27,6 +29,23 @@ def sleep_body(seconds=0, result=None):
 
 def bearer(token):
     return {"Authorization": "Bearer " + token}
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1))
+
+
+def unread_bytes(port):
+    """Bytes the kernel holds for the server's connections on port that the
+    server has not read yet (rx_queue in /proc/net/tcp)."""
+    total = 0
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":
+                total += int(fields[4].split(":")[1], 16)
+    return total
 
 
 class AuthCase(unittest.TestCase):
@@ -122,6 +141,34 @@ class DefaultTokenTest(AuthCase):
         # With the token, the usual answers come back (auth is checked first).
         self.assertEqual(self.jobd.get("/v1/no-such-thing", headers=self.auth()).status, 404)
         self.assertEqual(self.jobd.request("PUT", "/v1/tasks", headers=self.auth()).status, 405)
+
+    def test_refused_bodies_not_kept(self):
+        # Without the token a body is read and dropped, not held: else
+        # anyone who can connect makes jobd hold max_body (1 MiB) per
+        # connection.  64 connections each send all but the last byte of a
+        # 1 MiB body; once jobd has read every byte (no bytes wait in the
+        # kernel for its sockets), its memory must not have grown by them.
+        conns, n, size = [], 64, 1 << 20
+        head = ("POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % size).encode()
+        before = rss_kib(self.jobd.proc.pid)
+        try:
+            for i in range(n):
+                s = socket.create_connection(("127.0.0.1", self.jobd.port), timeout=DEADLINE)
+                conns.append(s)
+                s.sendall(head + b" " * (size - 1))
+            deadline = time.monotonic() + DEADLINE
+            while unread_bytes(self.jobd.port) > 0:
+                self.assertLess(time.monotonic(), deadline, "jobd did not read the bodies")
+                time.sleep(0.05)
+            grown = rss_kib(self.jobd.proc.pid) - before
+            self.assertLess(grown, n * size // 1024 // 4, "jobd kept refused bodies")
+            conns[0].sendall(b" ")       # the last byte: the answer follows
+            f = conns[0].makefile("rb")
+            self.assertEqual(f.readline().split()[1], b"401")
+        finally:
+            for s in conns:
+                s.close()
 
     def test_healthz_exempt(self):
         r = self.jobd.get("/healthz")
