@@ -710,6 +710,12 @@ httpd_unescape(void *arg, struct MHD_Connection *c, char *s)
 	return httpd_unescape_str(s);
 }
 
+/* TLS 1.2 and 1.3 only (RFC 8996 deprecates 1.0 and 1.1).  Without it MHD
+ * takes GnuTLS's NORMAL where the system sets no policy (Debian 12 ships
+ * none), and NORMAL still offers 1.0 and 1.1.  The system's [overrides] in
+ * /etc/gnutls/config still apply on top. */
+#define HTTPD_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
 static int
 httpd_shard_start(struct httpd *h, struct httpd_shard *sh, struct err *e)
 {
@@ -732,6 +738,7 @@ httpd_shard_start(struct httpd *h, struct httpd_shard *sh, struct err *e)
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
 	    cfg->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cfg->tls_cert,
 	    MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key,
+	    MHD_OPTION_HTTPS_PRIORITIES, HTTPD_TLS_PRIORITIES,
 	    MHD_OPTION_END);
 	if (sh->d == NULL)
 		return err_set(e, 500, "libmicrohttpd failed to start%s",

@@ -729,6 +729,26 @@ class TlsTest(unittest.TestCase):
                            env=dict(env, JOBD_CACERT=self.cert), timeout=DEADLINE)
         self.assertEqual(r.returncode, 0, r)
 
+    def handshake(self, version):
+        """The TLS version agreed when the client offers only version, or None."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(self.cert)
+        ctx.set_ciphers("ALL:@SECLEVEL=0")      # let the client offer old versions
+        ctx.minimum_version = ctx.maximum_version = version
+        with socket.create_connection(("127.0.0.1", self.jobd.port), timeout=DEADLINE) as s:
+            try:
+                with ctx.wrap_socket(s, server_hostname="localhost") as t:
+                    return t.version()
+            except (ssl.SSLError, ConnectionError):
+                return None
+
+    def test_only_tls_1_2_and_1_3(self):
+        # RFC 8996: TLS 1.0 and 1.1 are deprecated.
+        self.assertEqual(self.handshake(ssl.TLSVersion.TLSv1_2), "TLSv1.2")
+        self.assertEqual(self.handshake(ssl.TLSVersion.TLSv1_3), "TLSv1.3")
+        self.assertIsNone(self.handshake(ssl.TLSVersion.TLSv1))
+        self.assertIsNone(self.handshake(ssl.TLSVersion.TLSv1_1))
+
     def test_keep_alive(self):
         c = self.conn()
         try:
