@@ -19,28 +19,77 @@
 /* Shorter than this, a token is a password someone could guess. */
 #define AUTH_WEAK_LEN 16
 
+/* Where a token file came from: how far it is trusted. */
+enum auth_src {
+	AUTH_NAMED,     /* --token-file: the operator's choice, symlinks and all */
+	AUTH_CREDS,     /* systemd's credentials: private to the service */
+	AUTH_BESIDE,    /* jobd.token beside the database, perhaps a shared place */
+};
+
+/* path opened for reading, refused unless it is a regular file (a FIFO
+ * would hang the start until someone writes; a device never ends) and,
+ * beside the database, unless it is jobd's own: in a directory others may
+ * write (a --db in /tmp), a jobd.token planted there, or a symlink to a
+ * file of the planter's, would be a token they chose. */
+static int
+auth_open(const char *path, enum auth_src src, struct stat *st, struct err *e)
+{
+	int fd, flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
+
+	if (src == AUTH_BESIDE)
+		flags |= O_NOFOLLOW;
+	if ((fd = open(path, flags)) < 0 && errno == ELOOP && src == AUTH_BESIDE)
+		return err_set(e, 1, "the token file %s is a symbolic link: jobd does not follow "
+		    "one there (anyone who can write the directory could have made it); "
+		    "name the file with --token-file", path);
+	if (fd < 0)
+		return err_set(e, 1, "cannot read a token from %s: %s", path, strerror(errno));
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		close(fd);
+		return err_set(e, 1, "cannot read a token from %s: not a regular file", path);
+	}
+	if (src == AUTH_BESIDE && (st->st_uid != geteuid() || (st->st_mode & 022) != 0)) {
+		close(fd);
+		return err_set(e, 1, "the token file %s belongs to user %u or may be written by other "
+		    "users (mode %03o): another user could have chosen its token; remove it (jobd "
+		    "makes a new one), or make it jobd's user's with mode 0600", path,
+		    (unsigned)st->st_uid, (unsigned)(st->st_mode & 0777));
+	}
+	return fd;
+}
+
 /* The token in path: the file without its trailing white space, as jobctl
  * reads it, so that a token that works for one works for the other.  Empty,
- * or with spaces or control characters inside (they would not survive an
+ * too long for buf (cut, it would not be the token jobctl sends), or with
+ * spaces or control characters inside (they would not survive an
  * Authorization header), it is refused, not taken as it is.  A file in a
  * shared place (not systemd's private credentials) is checked for who else
  * may read it. */
 static int
-auth_read(const char *path, int shared, char **token, struct err *e)
+auth_read(const char *path, enum auth_src src, char **token, struct err *e)
 {
 	char        buf[512];
-	FILE       *f;
 	struct stat st;
-	size_t      n, i;
+	ssize_t     got;
+	size_t      n = 0, i;
+	int         fd;
 
-	if ((f = fopen(path, "re")) == NULL)
-		return err_set(e, 1, "cannot read a token from %s: %s", path, strerror(errno));
-	n = fread(buf, 1, sizeof buf - 1, f);
-	if (shared && fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
+	if ((fd = auth_open(path, src, &st, e)) < 0)
+		return -1;
+	while (n < sizeof buf && (got = read(fd, buf + n, sizeof buf - n)) != 0) {
+		if (got < 0 && errno != EINTR) {
+			close(fd);
+			return err_set(e, 1, "cannot read a token from %s: %s", path, strerror(errno));
+		}
+		n += got > 0 ? (size_t)got : 0;
+	}
+	close(fd);
+	if (src != AUTH_CREDS && (st.st_mode & 077) != 0)
 		log_warn("the token file %s can be read by other users (mode %03o): "
 		    "anyone who reads it can run programs as jobd's user", path,
 		    (unsigned)(st.st_mode & 0777));
-	fclose(f);
+	if (n == sizeof buf)
+		return err_set(e, 1, "the token file %s is longer than %zu bytes", path, sizeof buf - 1);
 	while (n > 0 && isspace((unsigned char)buf[n - 1]))
 		n--;
 	buf[n] = '\0';
@@ -71,7 +120,7 @@ auth_make(const char *path, char **token, struct err *e)
 		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
 		if (errno == EEXIST)
-			return auth_read(path, 1, token, e);
+			return auth_read(path, AUTH_BESIDE, token, e);
 		return err_set(e, 1, "cannot create the token file %s: %s", path, strerror(errno));
 	}
 	if (write(fd, hex, 64) != 64 || write(fd, "\n", 1) != 1 || fsync(fd) < 0)
@@ -94,10 +143,10 @@ auth_load(const struct jobd_config *c, char **token, struct err *e)
 	if (c->no_auth)
 		return 0;
 	if (c->token_file != NULL)
-		return auth_read(c->token_file, 1, token, e);
+		return auth_read(c->token_file, AUTH_NAMED, token, e);
 	/* A credential that is not there is no credential: use the file. */
 	if (creds != NULL && asprintf(&path, "%s/token", creds) > 0 && access(path, F_OK) == 0) {
-		rc = auth_read(path, 0, token, e);
+		rc = auth_read(path, AUTH_CREDS, token, e);
 		free(path);
 		return rc;
 	}

@@ -433,11 +433,20 @@ httpd_first_call(struct req *r, struct MHD_Connection *c, const char *url, const
 	/* MHD sends "100 Continue" once this call returns with no answer
 	 * queued (connection.c, MHD_CONNECTION_HEADERS_PROCESSED): a refusal
 	 * must come now, or the client sends its body for nothing. */
-	if (h->cfg.early != NULL && httpd_expects_continue(c)) {
+	/* And a body is kept only for a request the guard (token, Origin,
+	 * Host) lets by: else anyone who can connect could make jobd hold
+	 * max_body bytes per connection (16384 connections by default).  A
+	 * refused body is read and dropped, then answered: closing at once
+	 * could reset the connection before the client reads the answer. */
+	if (h->cfg.early != NULL && (r->wants_body || httpd_expects_continue(c))) {
 		h->cfg.early(h->cfg.arg, r);
-		if (r->resp != NULL) {
+		if (r->resp != NULL && httpd_expects_continue(c)) {
 			httpd_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 			return httpd_queue(r);
+		}
+		if (r->resp != NULL) {
+			r->wants_body = 0;
+			r->state = REQ_READY;
 		}
 	}
 	return MHD_YES;
@@ -756,6 +765,12 @@ httpd_unescape(void *arg, struct MHD_Connection *c, char *s)
 	return httpd_unescape_str(s);
 }
 
+/* TLS 1.2 and 1.3 only (RFC 8996 deprecates 1.0 and 1.1).  Without it MHD
+ * takes GnuTLS's NORMAL where the system sets no policy (Debian 12 ships
+ * none), and NORMAL still offers 1.0 and 1.1.  The system's [overrides] in
+ * /etc/gnutls/config still apply on top. */
+#define HTTPD_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
 static int
 httpd_shard_start(struct httpd *h, struct httpd_shard *sh, struct err *e)
 {
@@ -778,6 +793,7 @@ httpd_shard_start(struct httpd *h, struct httpd_shard *sh, struct err *e)
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
 	    cfg->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cfg->tls_cert,
 	    MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key,
+	    MHD_OPTION_HTTPS_PRIORITIES, HTTPD_TLS_PRIORITIES,
 	    MHD_OPTION_END);
 	if (sh->d == NULL)
 		return err_set(e, 500, "libmicrohttpd failed to start%s",

@@ -125,11 +125,14 @@ listen_tcp(const char *spec, int no_auth, struct err *e)
 }
 
 /* A stale socket file from a crash is removed; a live one means another
- * daemon is there. */
+ * daemon is there.  Anything else at path is left alone: connect() to a
+ * regular file fails ECONNREFUSED too, and "unix:" before the database's
+ * path must not delete the database. */
 static int
 listen_unix(const char *path, struct err *e)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat        st;
 	int fd;
 
 	if (*path == '\0')
@@ -142,6 +145,10 @@ listen_unix(const char *path, struct err *e)
 	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0) {
 		close(fd);
 		return err_set(e, 1, "cannot listen on unix:%s: another server is using it", path);
+	}
+	if (errno == ECONNREFUSED && lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		close(fd);
+		return err_set(e, 1, "cannot listen on unix:%s: it exists and is not a socket", path);
 	}
 	if (errno == ECONNREFUSED)
 		unlink(path);

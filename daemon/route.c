@@ -121,14 +121,31 @@ route_our_address(const struct req *r, const char *name)
 	    memcmp(want, got, fam == AF_INET ? 4 : 16) == 0;
 }
 
+/* After the name in Host: nothing, or ":" and a port (RFC 9110 7.2: at
+ * most 5 digits; empty is allowed). */
+static int
+route_port_ok(const char *p)
+{
+	size_t n;
+
+	if (*p == '\0')
+		return 1;
+	if (*p++ != ':')
+		return 0;
+	n = strspn(p, "0123456789");
+	return n <= 5 && p[n] == '\0';
+}
+
 /* DNS rebinding: a browser tricked into calling us sends the attacker's
  * name as Host.  Loopback names and addresses, the address the request came
- * in on, and configured names pass. */
+ * in on, and configured names pass, and only as host[:port]: no trailing
+ * text a lax reader might skip ("localhost:80@evil.example"), and brackets
+ * only around an IPv6 address. */
 static int
 route_host_ok(const struct jobd *jd, const struct req *r, const char *host)
 {
 	char            name[256];
-	const char     *end;
+	const char     *end, *rest;
 	size_t          n;
 	if (host == NULL)
 		return 1;          /* HTTP/1.0 */
@@ -136,8 +153,16 @@ route_host_ok(const struct jobd *jd, const struct req *r, const char *host)
 		if ((end = strchr(host, ']')) == NULL)
 			return 0;
 		host++;
-	} else if ((end = strchr(host, ':')) == NULL)
-		end = host + strlen(host);
+		rest = end + 1;
+		if (memchr(host, ':', (size_t)(end - host)) == NULL)
+			return 0;
+	} else {
+		if ((end = strchr(host, ':')) == NULL)
+			end = host + strlen(host);
+		rest = end;
+	}
+	if (!route_port_ok(rest))
+		return 0;
 	n = (size_t)(end - host);
 	if (n == 0 || n >= sizeof name)
 		return 0;

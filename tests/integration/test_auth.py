@@ -6,7 +6,9 @@ import re
 import shutil
 import stat
 import subprocess
+import socket
 import tempfile
+import time
 import unittest
 
 import jobdtest
@@ -27,6 +29,23 @@ def sleep_body(seconds=0, result=None):
 
 def bearer(token):
     return {"Authorization": "Bearer " + token}
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1))
+
+
+def unread_bytes(port):
+    """Bytes the kernel holds for the server's connections on port that the
+    server has not read yet (rx_queue in /proc/net/tcp)."""
+    total = 0
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":
+                total += int(fields[4].split(":")[1], 16)
+    return total
 
 
 class AuthCase(unittest.TestCase):
@@ -122,6 +141,34 @@ class DefaultTokenTest(AuthCase):
         # With the token, the usual answers come back (auth is checked first).
         self.assertEqual(self.jobd.get("/v1/no-such-thing", headers=self.auth()).status, 404)
         self.assertEqual(self.jobd.request("PUT", "/v1/tasks", headers=self.auth()).status, 405)
+
+    def test_refused_bodies_not_kept(self):
+        # Without the token a body is read and dropped, not held: else
+        # anyone who can connect makes jobd hold max_body (1 MiB) per
+        # connection.  64 connections each send all but the last byte of a
+        # 1 MiB body; once jobd has read every byte (no bytes wait in the
+        # kernel for its sockets), its memory must not have grown by them.
+        conns, n, size = [], 64, 1 << 20
+        head = ("POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % size).encode()
+        before = rss_kib(self.jobd.proc.pid)
+        try:
+            for i in range(n):
+                s = socket.create_connection(("127.0.0.1", self.jobd.port), timeout=DEADLINE)
+                conns.append(s)
+                s.sendall(head + b" " * (size - 1))
+            deadline = time.monotonic() + DEADLINE
+            while unread_bytes(self.jobd.port) > 0:
+                self.assertLess(time.monotonic(), deadline, "jobd did not read the bodies")
+                time.sleep(0.05)
+            grown = rss_kib(self.jobd.proc.pid) - before
+            self.assertLess(grown, n * size // 1024 // 4, "jobd kept refused bodies")
+            conns[0].sendall(b" ")       # the last byte: the answer follows
+            f = conns[0].makefile("rb")
+            self.assertEqual(f.readline().split()[1], b"401")
+        finally:
+            for s in conns:
+                s.close()
 
     def test_healthz_exempt(self):
         r = self.jobd.get("/healthz")
@@ -231,6 +278,58 @@ class TokenSourceTest(jobdtest.TempDirCase, AuthCase):
                 p.wait_port()
                 self.assertRegex(p.logtext(), r"warning: .*%s.*%s" % (re.escape(tf), warning))
                 self.stop_ok(p)
+
+    def refused_at_start(self, args, *words):
+        """jobd exits 1 before listening, one error line naming every word."""
+        r = run_jobd(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db")] + args)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertNotIn("listening on", r.stderr)
+        errs = [l for l in r.stderr.splitlines() if "error" in l]
+        self.assertEqual(len(errs), 1, r.stderr)
+        for w in words:
+            self.assertIn(w, errs[0])
+
+    def test_token_file_not_regular_refused(self):
+        # A FIFO no one writes would hang the start (open blocks), a
+        # device would be read as a token: both are refused at once.
+        fifo = self.path("token.fifo")
+        os.mkfifo(fifo)
+        for tf in (fifo, "/dev/zero", self.dir):
+            with self.subTest(tf=tf):
+                self.refused_at_start(["--token-file", tf], tf, "not a regular file")
+
+    def test_token_file_too_long_refused(self):
+        # Cut to what fits, it would be a token no client sends.
+        tf = self.write("long.token", "t" * 600 + "\n")
+        self.refused_at_start(["--token-file", tf], tf, "longer than")
+
+    def test_token_file_flag_follows_symlinks(self):
+        # The operator named it: a link (to a secrets store, say) is theirs.
+        tf = self.write("real.token", "token-behind-a-link\n")
+        os.symlink(tf, self.path("link.token"))
+        p = self.spawn(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db"),
+                        "--token-file", self.path("link.token")])
+        self.assert_token(p.wait_port(), "token-behind-a-link")
+        self.stop_ok(p)
+
+    def test_symlinked_jobd_token_beside_db_refused(self):
+        # In a directory others may write (a --db under /tmp), a link
+        # planted as jobd.token would make its target's text the token.
+        target = self.write("elsewhere.token", "a-token-someone-else-chose\n")
+        os.symlink(target, self.path("jobd.token"))
+        self.refused_at_start([], self.path("jobd.token"), "symbolic link")
+
+    def test_jobd_token_others_may_write_refused(self):
+        tp = self.write("jobd.token", "a-token-someone-else-chose\n", 0o622)
+        self.refused_at_start([], tp, "written by other users")
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to make a file of another user")
+    def test_jobd_token_of_another_user_refused(self):
+        # Planted by another user in a shared directory: their token.
+        tp = self.write("jobd.token", "a-token-someone-else-chose\n", 0o600)
+        os.chown(tp, 65534, 65534)
+        self.refused_at_start([], tp, "belongs to user 65534")
+        self.assertEqual(read(tp), "a-token-someone-else-chose\n")
 
     def test_credentials_directory(self):
         creds = self.path("creds")

@@ -137,6 +137,30 @@ class SystemdUnitTest(TempDirCase):
         self.assertIn("--config", argv)
         self.assertEqual(argv[argv.index("--config") + 1], self.path("etc", "jobd", "jobd.conf"))
 
+    def test_service_sandbox(self):
+        # What jobd and its jobs do not need is taken away (the unit says
+        # why each of the rest is left out).
+        with open(os.path.join(SRCDIR, "systemd", "jobd.service.in")) as f:
+            keys = dict(re.findall(r"^(\w+)=(.*)$", f.read(), re.M))
+        want = {"DynamicUser": "yes", "NoNewPrivileges": "yes", "ProtectSystem": "strict",
+                "ProtectHome": "yes", "PrivateTmp": "yes", "PrivateDevices": "yes",
+                "ProtectKernelTunables": "yes", "ProtectKernelModules": "yes",
+                "ProtectKernelLogs": "yes", "ProtectControlGroups": "yes", "ProtectClock": "yes",
+                "ProtectHostname": "yes", "ProtectProc": "invisible", "RestrictSUIDSGID": "yes",
+                "RestrictRealtime": "yes", "LockPersonality": "yes", "CapabilityBoundingSet": "",
+                "SystemCallArchitectures": "native",
+                "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6"}
+        for k, v in want.items():
+            with self.subTest(key=k):
+                self.assertEqual(keys.get(k), v)
+
+    def test_socket_unix_mode(self):
+        # systemd makes a unix socket 0666 unless told: any local user could
+        # connect, and with no-auth run programs as jobd's user.
+        with open(os.path.join(SRCDIR, "systemd", "jobd.socket")) as f:
+            keys = dict(re.findall(r"^(\w+)=(.*)$", f.read(), re.M))
+        self.assertEqual(keys.get("SocketMode"), "0660")
+
     def test_sample_config_has_only_real_flags(self):
         # Every commented-out "key = value" of jobd.conf, enabled, is accepted:
         # the file's flags come before --help, so a bad one exits 2 first.
@@ -383,6 +407,28 @@ class ListenerTest(TempDirCase):
         r = conn_request(UnixHTTPConnection(sock), "GET", "/healthz")
         self.assertEqual(r.status, 200)
         self.stop_ok(p)
+
+    def test_unix_path_that_is_not_a_socket_kept(self):
+        # connect() to a regular file fails as to a stale socket: a slip
+        # such as "unix:" before the database's path must not delete it.
+        for name in ("data.txt", "link.sock"):
+            with self.subTest(name=name):
+                path = self.path(name)
+                if name == "link.sock":
+                    os.symlink(self.path("data.txt"), path)
+                else:
+                    with open(path, "w") as f:
+                        f.write("precious\n")
+                r = run_jobd(["--listen", "unix:" + path, "--db", self.path("jobd.db"),
+                              "--no-auth"])
+                self.assertEqual(r.returncode, 1, r.stderr)
+                errs = error_lines(r.stderr)
+                self.assertEqual(len(errs), 1, r.stderr)
+                self.assertIn(path, errs[0])
+                self.assertIn("not a socket", errs[0])
+                self.assertTrue(os.path.lexists(path), "jobd removed " + name)
+                with open(path) as f:
+                    self.assertEqual(f.read(), "precious\n")
 
     def test_unix_socket_in_use(self):
         sock = self.path("jobd.sock")
@@ -687,6 +733,26 @@ class TlsTest(unittest.TestCase):
         r = subprocess.run([jobdtest.JOBCTL, "--json", "ls"], capture_output=True, text=True,
                            env=dict(env, JOBD_CACERT=self.cert), timeout=DEADLINE)
         self.assertEqual(r.returncode, 0, r)
+
+    def handshake(self, version):
+        """The TLS version agreed when the client offers only version, or None."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(self.cert)
+        ctx.set_ciphers("ALL:@SECLEVEL=0")      # let the client offer old versions
+        ctx.minimum_version = ctx.maximum_version = version
+        with socket.create_connection(("127.0.0.1", self.jobd.port), timeout=DEADLINE) as s:
+            try:
+                with ctx.wrap_socket(s, server_hostname="localhost") as t:
+                    return t.version()
+            except (ssl.SSLError, ConnectionError):
+                return None
+
+    def test_only_tls_1_2_and_1_3(self):
+        # RFC 8996: TLS 1.0 and 1.1 are deprecated.
+        self.assertEqual(self.handshake(ssl.TLSVersion.TLSv1_2), "TLSv1.2")
+        self.assertEqual(self.handshake(ssl.TLSVersion.TLSv1_3), "TLSv1.3")
+        self.assertIsNone(self.handshake(ssl.TLSVersion.TLSv1))
+        self.assertIsNone(self.handshake(ssl.TLSVersion.TLSv1_1))
 
     def test_keep_alive(self):
         c = self.conn()
@@ -998,6 +1064,21 @@ class BrowserDefenceTest(jobdtest.JobdTestCase):
             with self.subTest(host=host):
                 r = self.jobd.post("/v1/tasks", sleep_body(), headers={"Host": host})
                 self.assertError(r, 403, "forbidden")
+        self.assertEqual(self.count(), before)
+
+    def test_host_with_trailing_text_refused(self):
+        # Host is host[:port] (RFC 9110 7.2): text a lax reader skips after
+        # an accepted name, or an IPv4 address in brackets, is not accepted.
+        before = self.count()
+        for host in ("localhost:80@evil.example", "jobs.example:80@evil.example",
+                     "127.0.0.1:1,evil.example", "[::1]evil.example", "[::1]:80x",
+                     "[127.0.0.1]", "localhost:abc", "localhost:123456", "localhost:80:80"):
+            with self.subTest(host=host):
+                r = self.jobd.post("/v1/tasks", sleep_body(), headers={"Host": host})
+                self.assertError(r, 403, "forbidden")
+        # An absolute-form target's authority stands for Host: the same rule.
+        r = self.jobd.post("http://localhost:80@evil.example/v1/tasks", sleep_body())
+        self.assertError(r, 403, "forbidden")
         self.assertEqual(self.count(), before)
 
     def test_allowed_hosts(self):
