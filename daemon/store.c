@@ -272,6 +272,19 @@ store_lock(int fd)
 	}
 }
 
+/* A new database is made readable by its owner alone, whatever the umask:
+ * it holds programs' environments and output, and http tasks' headers and
+ * bodies (credentials, often).  SQLite gives its WAL and shared-memory
+ * files the database's mode.  An existing file keeps the mode it has. */
+static void
+store_create_private(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd >= 0)
+		close(fd);
+}
+
 struct store *
 store_open(struct event_base *base, const char *path, int sync_full, int64_t max_bytes,
     struct err *e)
@@ -283,6 +296,7 @@ store_open(struct event_base *base, const char *path, int sync_full, int64_t max
 		fatal("out of memory");
 	s->files.db_fd = s->files.wal_fd = -1;
 	store_read_boot_id(s);
+	store_create_private(path);
 	/* The writing connection writes each commit's WAL frames in one go. */
 	if (store_vfs_register() != SQLITE_OK ||
 	    sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |

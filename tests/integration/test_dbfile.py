@@ -6,6 +6,7 @@ restart will read."""
 import http.client
 import os
 import shutil
+import stat
 import sqlite3
 import tempfile
 import unittest
@@ -124,6 +125,17 @@ class Foreign(DbCase):
 
 
 class Own(DbCase):
+    def test_new_database_private_whatever_the_umask(self):
+        # It holds programs' environments and output, http headers, bodies.
+        old = os.umask(0o022)
+        try:
+            j = self.start()
+        finally:
+            os.umask(old)
+        j.create("sleep", {"seconds": 0})
+        for f in (self.db, self.db + "-wal", self.db + "-shm"):
+            self.assertEqual(stat.S_IMODE(os.stat(f).st_mode), 0o600, f)
+
     def test_empty_file_taken_as_new(self):
         # `touch jobd.db && jobd --db jobd.db` is a normal way to start.
         open(self.db, "wb").close()
