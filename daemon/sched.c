@@ -136,6 +136,14 @@ sched_find(struct sched *s, int64_t id)
 	return p ? *p : NULL;
 }
 
+/* The moment a running task's own timeout passes (wall-clock ms: it is
+ * counted from its start, over restarts too). */
+static int64_t
+sched_deadline(const struct task *t)
+{
+	return t->started_at + (int64_t)(t->timeout * 1000 + 0.5);
+}
+
 /* When a running task next needs the loop: its kind's moment, or its own
  * deadline if sooner; 0 if its kind needs it in memory all along. */
 static int64_t
@@ -145,11 +153,8 @@ sched_wake_at(const struct task *t)
 
 	if (t->kind->wake_at == NULL || (at = t->kind->wake_at(t)) == 0)
 		return 0;
-	if (t->timeout >= 0) {
-		deadline = t->started_at + (int64_t)(t->timeout * 1000 + 0.5);
-		if (deadline < at)
-			at = deadline;
-	}
+	if (t->timeout >= 0 && (deadline = sched_deadline(t)) < at)
+		at = deadline;
 	return at;
 }
 
@@ -204,7 +209,7 @@ sched_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct task       *t = arg;
 	struct sched_kind *sk = t->owner;
-	int64_t            end = t->started_at + (int64_t)(t->timeout * 1000 + 0.5);
+	int64_t            end = sched_deadline(t);
 	struct timeval     tv;
 	int                ended;
 
@@ -229,7 +234,7 @@ sched_arm_deadline(struct sched *s, struct task *t)
 	if (t->timeout < 0)
 		return;
 	t->deadline_ev = evtimer_new(s->jd->base, sched_deadline_cb, t);
-	tv = time_until(t->started_at + (int64_t)(t->timeout * 1000 + 0.5));
+	tv = time_until(sched_deadline(t));
 	evtimer_add(t->deadline_ev, &tv);
 }
 
@@ -527,6 +532,22 @@ sched_committed(struct sched *s, struct task *t)
 	store_recent_keep(s->jd->store, t);
 }
 
+/* Found running with its deadline past (jobd was down, or busy, when it
+ * passed): it ends as it would have had jobd been there, by its timeout,
+ * unless its kind's own end (a sleep's) came first.  Left to the timers,
+ * a sleep whose end had passed too would end first and succeed: which of
+ * two moments both past is met first is up to the loop. */
+static int
+sched_overdue(const struct task *t)
+{
+	int64_t deadline, end;
+
+	if (t->timeout < 0 || (deadline = sched_deadline(t)) > time_now_ms())
+		return 0;
+	end = t->kind->wake_at != NULL ? t->kind->wake_at(t) : 0;
+	return end == 0 || deadline < end;
+}
+
 /* A task found running (at start-up, or back from disk): resume it, or end
  * it as a stop or an interruption says. */
 void
@@ -544,5 +565,10 @@ sched_resume(struct sched *s, struct task *t)
 	sched_arm_deadline(s, t);
 	if (t->stop != TASK_STOP_NONE)
 		sk->ops->cancel(t);
+	else if (sched_overdue(t)) {
+		log_info("task %lld: its timeout of %g s passed while jobd was down",
+		    (long long)t->id, t->timeout);
+		sched_cancel(s, t, TASK_STOP_DEADLINE);
+	}
 }
 

@@ -110,6 +110,34 @@ class RestartTest(unittest.TestCase):
         self.assertLess(took, max(3.0, restarted - started) + 1.5,
                         "deadline re-armed from the restart? took %.3f s" % took)
 
+    def test_deadline_passed_while_down(self):
+        """Both a task's timeout and its sleep's end passed while jobd was
+        down: it ends as it would have with jobd up, by whichever came
+        first (API.md: the timeout counts from its start; a running sleep
+        keeps its deadline).  finished_at is when the restarted jobd ended
+        it, not the moment that passed (README, Durability)."""
+        timed_out = self.sleep(2, "late", timeout=1)
+        on_time = self.sleep(1, "in time", timeout=2)
+        never = self.sleep(300, timeout=1)
+        # A sleep starts in the commit that creates it: its 201 shows it running.
+        started = [parse_ts(t["started_at"]) for t in (timed_out, on_time, never)]
+        self.jobd.kill9()
+        # Down until both moments of every task have passed.
+        time.sleep(max(0.0, max(started) + 2.5 - time.time()))
+        restarted = time.time()
+        self.jobd = start_again(self.dir)
+        self.procs.append(self.jobd)
+        got = {t["id"]: self.jobd.wait_state(t["id"], DONE) for t in (timed_out, on_time, never)}
+        t = got[timed_out["id"]]
+        self.assertEqual((t["state"], t["result"]), ("failed", None), t)
+        self.assertEqual(t["error"]["type"], "timeout", t)
+        t = got[on_time["id"]]
+        self.assertEqual((t["state"], t["result"], t["error"]), ("succeeded", "in time", None), t)
+        t = got[never["id"]]
+        self.assertEqual(t["error"]["type"], "timeout", t)
+        for t in got.values():
+            self.assertGreaterEqual(parse_ts(t["finished_at"]), restarted - 0.5, t)
+
     def assertError(self, r, status, code=None):
         self.assertEqual(r.status, status, r)
         if code:
