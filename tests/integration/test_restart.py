@@ -368,6 +368,30 @@ class LeftoverGroupTest(unittest.TestCase):
         time.sleep(0.5)   # a kill would have been sent before the task ended
         self.assertTrue(proc_live(pgid), "jobd killed a group of another boot")
 
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to hide the boot id (unshare -m)")
+    def test_group_of_unknown_boot_left_alone(self):
+        """A jobd that cannot read the boot id cannot tell a reboot: it
+        records "" as the boot and, finding "" again, took a pgid of an
+        earlier boot for this one's."""
+        wrapper = os.path.join(self.dir, "jobd-no-boot-id")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec unshare -m sh -c 'mount --bind /dev/null "
+                    "/proc/sys/kernel/random/boot_id && exec \"$0\" \"$@\"' %s \"$@\"\n"
+                    % jobdtest.JOBD)
+        os.chmod(wrapper, 0o755)
+        self.jobd.stop()
+        real, jobdtest.JOBD = jobdtest.JOBD, wrapper
+        try:
+            self.jobd = start_again(self.dir)
+            self.procs.append(self.jobd)
+            tid, pgid = self.running_exec()
+            self.restart_expect_interrupted(tid)
+        finally:
+            jobdtest.JOBD = real
+        time.sleep(0.5)
+        self.assertTrue(proc_live(pgid), "jobd killed a group of an unknown boot")
+        self.assertIn("cannot read the boot id", self.jobd.logtext())
+
     @unittest.skipUnless(os.access("/proc/sys/kernel/ns_last_pid", os.W_OK),
                          "needs root to choose a pid (ns_last_pid)")
     def test_reused_pgid_of_another_group_left_alone(self):
