@@ -6,6 +6,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -413,6 +414,45 @@ class LeftoverGroupTest(unittest.TestCase):
         self.restart_expect_interrupted(tid)
         time.sleep(0.5)
         self.assertEqual(group_members(pgid), members, "jobd killed another session's group")
+
+
+CLOCK_SHIM = os.path.join(jobdtest.TOP_BUILD, "tests", "shim", "clock_shift.so")
+
+
+@unittest.skipUnless(os.path.exists(CLOCK_SHIM), "tests/shim/clock_shift.so is not built")
+class ClockStepTest(unittest.TestCase):
+    """jobd's wall clock set back an hour while tasks run (the shim moves
+    only this jobd's clock).  A sleep and a timeout count elapsed time while
+    jobd runs, as asyncio's do: the step must not add an hour to them."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="jobd-test-")
+        self.shift = os.path.join(self.dir, "shift")
+        self.set_shift(0)
+        self.jobd = Jobd(db_dir=self.dir, env={"LD_PRELOAD": CLOCK_SHIM,
+                                               "JOBD_CLOCK_SHIFT": self.shift}).start()
+
+    def tearDown(self):
+        self.jobd.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def set_shift(self, ms):
+        with open(self.shift, "wb") as f:
+            f.write(ms.to_bytes(8, sys.byteorder, signed=True))
+
+    def test_clock_set_back_during_sleep_and_timeout(self):
+        slept = self.jobd.create("sleep", {"seconds": 2, "result": "s"})
+        timed = self.jobd.create("sleep", {"seconds": 300}, timeout=2)
+        self.assertEqual(self.jobd.task(slept["id"])["state"], "running")
+        self.set_shift(-3600 * 1000)
+        t = self.jobd.wait_state(slept["id"], DONE)
+        self.assertEqual((t["state"], t["result"]), ("succeeded", "s"), t)
+        t = self.jobd.wait_state(timed["id"], DONE)
+        self.assertEqual((t["state"], t["error"]["type"]), ("failed", "timeout"), t)
+        # Whatever the clock says, a task does not end before it started.
+        for tid in (slept["id"], timed["id"]):
+            t = self.jobd.task(tid)
+            self.assertGreaterEqual(parse_ts(t["finished_at"]), parse_ts(t["started_at"]), t)
 
 
 if __name__ == "__main__":
