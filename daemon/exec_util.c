@@ -519,16 +519,56 @@ exec_proc_start_ms(pid_t pid, int64_t *out)
 	return 0;
 }
 
+/* A group without a leader: what the task's program left when it exited,
+ * or, if the number was handed out again since that group emptied, another
+ * process's group (a shell makes one per pipeline with setpgid, and its
+ * first process may exit before the rest).  The task's leader made a
+ * session of its own, so its members are in session pgid and started after
+ * the task did; a member of another session, or older, is not the task's.
+ * (A number handed out again to a session leader that then exited leaving
+ * members, a daemon's double fork, cannot be told apart: so rare a coincidence
+ * that the members' start time is all there is to go by.) */
+static int
+exec_members_ours(pid_t pgid, int64_t started_at_ms)
+{
+	DIR           *d;
+	struct dirent *de;
+	char           buf[1024], *p, state;
+	int            pgrp, sid, ours = 1;
+	int64_t        born;
+
+	if ((d = opendir("/proc")) == NULL)
+		return 0;   /* cannot tell: not ours */
+	while (ours && (de = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		p = exec_proc_stat(dirfd(d), de->d_name, buf, sizeof buf);
+		/* ") S ppid pgrp session ..." */
+		if (p == NULL || sscanf(p, ") %c %*d %d %d", &state, &pgrp, &sid) != 3 ||
+		    pgrp != (int)pgid || state == 'Z' || state == 'X')
+			continue;
+		if (sid != (int)pgid)
+			ours = 0;
+		else if (started_at_ms > 0 &&
+		    exec_proc_start_ms((pid_t)atoi(de->d_name), &born) == 0 &&
+		    born < started_at_ms - EXEC_START_SLACK_MS)
+			ours = 0;
+	}
+	closedir(d);
+	return ours;
+}
+
 int
 exec_group_is_ours(pid_t pgid, int64_t started_at_ms)
 {
 	pid_t   sid = getsid(pgid);
 	int64_t born;
 
-	/* No leader: while any member of its group lives, the kernel keeps the
-	 * number from being handed out again, so the group is still ours. */
+	/* No leader: while a member of the task's group lives the number is
+	 * not handed out again, but it may have been once the group emptied;
+	 * the members say whose group it is. */
 	if (sid == -1)
-		return errno == ESRCH;
+		return errno == ESRCH && exec_members_ours(pgid, started_at_ms);
 	/* The number now names a process that leads no session of that id: our
 	 * group is gone and the number was reused. */
 	if (sid != pgid)

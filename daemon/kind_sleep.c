@@ -15,7 +15,7 @@ struct sleep_state {
 	struct task            *task;
 	const struct kind_env  *env;
 	struct event           *timer;
-	int64_t                 end;      /* wall-clock ms */
+	int64_t                 end;      /* CLOCK_MONOTONIC us (time_mono_at) */
 	int                     due;      /* on the ctx's due list */
 	TAILQ_ENTRY(sleep_state) entry;
 };
@@ -97,8 +97,8 @@ kind_sleep_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	/* libevent counts from its cached loop time, which can be a little
 	 * behind: never end before the full duration has passed. */
-	if (time_now_ms() < ss->end) {
-		tv = time_until(ss->end);
+	tv = time_until_mono(ss->end);
+	if (tv.tv_sec != 0 || tv.tv_usec != 0) {
 		evtimer_add(ss->timer, &tv);
 		return;
 	}
@@ -126,8 +126,12 @@ kind_sleep_arm(struct task *t, const struct kind_env *env)
 	ss->env = env;
 	ss->timer = evtimer_new(env->base, kind_sleep_timer_cb, ss);
 	t->kstate = ss;
-	ss->end = kind_sleep_wake_at(t);
-	if (ss->end <= time_now_ms()) {
+	/* Its end is a wall-clock moment (it must outlast a restart), but
+	 * while jobd runs what is left of it is elapsed time: a clock set back
+	 * an hour must not add an hour to the sleep. */
+	ss->end = time_mono_at(kind_sleep_wake_at(t));
+	tv = time_until_mono(ss->end);
+	if (tv.tv_sec == 0 && tv.tv_usec == 0) {
 		/* Over already: it ends at the next batch's cut, or when the loop
 		 * comes to its timer, whichever is first. */
 		TAILQ_INSERT_TAIL((struct sleep_due *)env->ctx, ss, entry);
@@ -135,7 +139,6 @@ kind_sleep_arm(struct task *t, const struct kind_env *env)
 		event_active(ss->timer, EV_TIMEOUT, 1);
 		return;
 	}
-	tv = time_until(ss->end);
 	evtimer_add(ss->timer, &tv);
 }
 

@@ -74,6 +74,24 @@ sched_new(struct jobd *jd)
 	return s;
 }
 
+/* A task's timer for its own timeout (t->deadline_ev, whose argument this
+ * is): the moment on CLOCK_MONOTONIC (time_mono_at), so that while jobd
+ * runs the timeout counts elapsed time whatever the wall clock does. */
+struct sched_deadline {
+	struct task *task;
+	int64_t      end;
+};
+
+static void
+sched_disarm(struct task *t)
+{
+	if (t->deadline_ev == NULL)
+		return;
+	free(event_get_callback_arg(t->deadline_ev));
+	event_free(t->deadline_ev);
+	t->deadline_ev = NULL;
+}
+
 static void
 sched_free_task(void *p)
 {
@@ -81,8 +99,7 @@ sched_free_task(void *p)
 
 	if (t->kstate != NULL && t->kind->release != NULL)
 		t->kind->release(t);
-	if (t->deadline_ev != NULL)
-		event_free(t->deadline_ev);
+	sched_disarm(t);
 	task_free(t);
 }
 
@@ -136,6 +153,14 @@ sched_find(struct sched *s, int64_t id)
 	return p ? *p : NULL;
 }
 
+/* The moment a running task's own timeout passes (wall-clock ms: it is
+ * counted from its start, over restarts too). */
+static int64_t
+sched_deadline(const struct task *t)
+{
+	return t->started_at + (int64_t)(t->timeout * 1000 + 0.5);
+}
+
 /* When a running task next needs the loop: its kind's moment, or its own
  * deadline if sooner; 0 if its kind needs it in memory all along. */
 static int64_t
@@ -145,12 +170,18 @@ sched_wake_at(const struct task *t)
 
 	if (t->kind->wake_at == NULL || (at = t->kind->wake_at(t)) == 0)
 		return 0;
-	if (t->timeout >= 0) {
-		deadline = t->started_at + (int64_t)(t->timeout * 1000 + 0.5);
-		if (deadline < at)
-			at = deadline;
-	}
+	if (t->timeout >= 0 && (deadline = sched_deadline(t)) < at)
+		at = deadline;
 	return at;
+}
+
+/* Now, in wall-clock ms, but no earlier than the task's previous stamp. */
+static int64_t
+sched_stamp(int64_t previous)
+{
+	int64_t now = time_now_ms();
+
+	return now > previous ? now : previous;
 }
 
 /* Every state change goes through here: check, stamp, stage, log. */
@@ -163,13 +194,16 @@ sched_transition(struct sched *s, struct task *t, enum task_state to)
 	log_debug("task %lld: %s -> %s", (long long)t->id, task_state_name(t->state),
 	    task_state_name(to));
 	t->state = to;
+	/* The wall clock may have been set back since the last stamp: a task
+	 * never ends before it started.  (Its start stays as the clock says:
+	 * its sleep's end and its deadline count from it.) */
 	if (to == TASK_RUNNING) {
 		t->started_at = time_now_ms();
 		t->wake_at = sched_wake_at(t);
 	}
 	if (task_is_done(to)) {
 		t->wake_at = 0;
-		t->finished_at = time_now_ms();
+		t->finished_at = sched_stamp(t->started_at > 0 ? t->started_at : t->created_at);
 		metrics_task_finished(s->jd->metrics, t);
 	}
 	store_stage(s->jd->store, t);
@@ -178,10 +212,7 @@ sched_transition(struct sched *s, struct task *t, enum task_state to)
 static void
 sched_finish(struct sched *s, struct task *t, enum task_state to)
 {
-	if (t->deadline_ev != NULL) {
-		event_free(t->deadline_ev);
-		t->deadline_ev = NULL;
-	}
+	sched_disarm(t);
 	sched_transition(s, t, to);
 	if (to != TASK_SUCCEEDED)
 		log_info("task %lld: %s (%s)", (long long)t->id, task_state_name(to),
@@ -202,15 +233,14 @@ sched_ended(const struct sched_kind *sk, const struct task *t)
 static void
 sched_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct task       *t = arg;
-	struct sched_kind *sk = t->owner;
-	int64_t            end = t->started_at + (int64_t)(t->timeout * 1000 + 0.5);
-	struct timeval     tv;
-	int                ended;
+	struct sched_deadline *d = arg;
+	struct task           *t = d->task;
+	struct sched_kind     *sk = t->owner;
+	struct timeval         tv = time_until_mono(d->end);
+	int                    ended;
 
 	/* libevent counts from its cached loop time: never fire early. */
-	if (time_now_ms() < end) {
-		tv = time_until(end);
+	if (tv.tv_sec != 0 || tv.tv_usec != 0) {
 		evtimer_add(t->deadline_ev, &tv);
 		return;
 	}
@@ -224,12 +254,17 @@ sched_deadline_cb(evutil_socket_t fd, short what, void *arg)
 static void
 sched_arm_deadline(struct sched *s, struct task *t)
 {
-	struct timeval tv;
+	struct sched_deadline *d;
+	struct timeval         tv;
 
 	if (t->timeout < 0)
 		return;
-	t->deadline_ev = evtimer_new(s->jd->base, sched_deadline_cb, t);
-	tv = time_until(t->started_at + (int64_t)(t->timeout * 1000 + 0.5));
+	if ((d = malloc(sizeof *d)) == NULL)
+		fatal("out of memory");
+	d->task = t;
+	d->end = time_mono_at(sched_deadline(t));
+	t->deadline_ev = evtimer_new(s->jd->base, sched_deadline_cb, d);
+	tv = time_until_mono(d->end);
 	evtimer_add(t->deadline_ev, &tv);
 }
 
@@ -357,10 +392,7 @@ sched_adopt(struct sched *s, struct task *t)
 static void
 sched_unlink(struct sched *s, struct task *t)
 {
-	if (t->deadline_ev != NULL) {
-		event_free(t->deadline_ev);
-		t->deadline_ev = NULL;
-	}
+	sched_disarm(t);
 	tdelete(t, &s->byid, sched_cmp);
 	s->nmem--;
 }
@@ -485,9 +517,7 @@ sched_withdraw(struct sched *s, struct task *t)
 		sk->nstarting--;
 		sk->running--;
 		sched_unprepare(sk, t);
-		if (t->deadline_ev != NULL)
-			event_free(t->deadline_ev);
-		t->deadline_ev = NULL;
+		sched_disarm(t);
 		sched_pump(sk);
 	}
 	log_warn("task %lld: not created: the database is full", (long long)t->id);
@@ -527,6 +557,22 @@ sched_committed(struct sched *s, struct task *t)
 	store_recent_keep(s->jd->store, t);
 }
 
+/* Found running with its deadline past (jobd was down, or busy, when it
+ * passed): it ends as it would have had jobd been there, by its timeout,
+ * unless its kind's own end (a sleep's) came first.  Left to the timers,
+ * a sleep whose end had passed too would end first and succeed: which of
+ * two moments both past is met first is up to the loop. */
+static int
+sched_overdue(const struct task *t)
+{
+	int64_t deadline, end;
+
+	if (t->timeout < 0 || (deadline = sched_deadline(t)) > time_now_ms())
+		return 0;
+	end = t->kind->wake_at != NULL ? t->kind->wake_at(t) : 0;
+	return end == 0 || deadline < end;
+}
+
 /* A task found running (at start-up, or back from disk): resume it, or end
  * it as a stop or an interruption says. */
 void
@@ -544,5 +590,10 @@ sched_resume(struct sched *s, struct task *t)
 	sched_arm_deadline(s, t);
 	if (t->stop != TASK_STOP_NONE)
 		sk->ops->cancel(t);
+	else if (sched_overdue(t)) {
+		log_info("task %lld: its timeout of %g s passed while jobd was down",
+		    (long long)t->id, t->timeout);
+		sched_cancel(s, t, TASK_STOP_DEADLINE);
+	}
 }
 

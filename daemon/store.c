@@ -180,6 +180,9 @@ store_read_boot_id(struct store *s)
 	s->boot_id[strcspn(s->boot_id, "\n")] = '\0';
 	if (f != NULL)
 		fclose(f);
+	if (s->boot_id[0] == '\0')
+		log_warn("cannot read the boot id from /proc/sys/kernel/random/boot_id: a process "
+		    "group left by an exec task will not be killed at the next start");
 }
 
 static int
@@ -424,7 +427,11 @@ store_row_task(struct store *s, sqlite3_stmt *st)
 	t->result = store_col_json(st, 10);
 	t->error = store_col_json(st, 11);
 	t->pgid = sqlite3_column_int64(st, 12);
-	t->pgid_stale = boot == NULL || strcmp(boot, s->boot_id) != 0;
+	/* A pgid of another boot names someone else's processes, if any; so
+	 * may one whose boot is unknown (either side's id unread): only
+	 * signalled when surely of this boot. */
+	t->pgid_stale = boot == NULL || boot[0] == '\0' || s->boot_id[0] == '\0' ||
+	    strcmp(boot, s->boot_id) != 0;
 	t->wake_at = sqlite3_column_int64(st, 14);
 	return t;
 }

@@ -162,6 +162,33 @@ time_until(int64_t at_ms)
 	return (struct timeval){ .tv_sec = d / 1000000, .tv_usec = d % 1000000 };
 }
 
+static int64_t
+time_us(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
+time_mono_at(int64_t at_ms)
+{
+	int64_t left = at_ms * 1000 - time_us(CLOCK_REALTIME);
+
+	return time_us(CLOCK_MONOTONIC) + (left > 0 ? left : 0);
+}
+
+struct timeval
+time_until_mono(int64_t mono_us)
+{
+	int64_t d = mono_us - time_us(CLOCK_MONOTONIC);
+
+	if (d < 0)
+		d = 0;
+	return (struct timeval){ .tv_sec = d / 1000000, .tv_usec = d % 1000000 };
+}
+
 struct timeval
 time_tv(double seconds)
 {

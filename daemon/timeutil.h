@@ -16,6 +16,12 @@ int     time_parse_id(const char *s, int64_t *out);
 int     time_parse_uint(const char *s, int64_t *out);
 /* Milliseconds from now until the wall-clock instant at_ms, as a timeval (>= 0). */
 struct timeval time_until(int64_t at_ms);
+/* The wall-clock instant at_ms as an instant of CLOCK_MONOTONIC (in us):
+ * what is left until it, now, is from then on counted as elapsed time,
+ * which a step of the wall clock neither shortens nor lengthens. */
+int64_t time_mono_at(int64_t at_ms);
+/* Time from now until the monotonic instant mono_us, as a timeval (>= 0). */
+struct timeval time_until_mono(int64_t mono_us);
 struct timeval time_tv(double seconds);
 
 #endif

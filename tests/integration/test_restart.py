@@ -1,6 +1,12 @@
 """Crash (kill -9), restart and shutdown: nothing acknowledged is lost."""
 import concurrent.futures
+import os
 import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
 import time
 import unittest
 
@@ -109,6 +115,34 @@ class RestartTest(unittest.TestCase):
         # Counted from when it started, not again from the restart.
         self.assertLess(took, max(3.0, restarted - started) + 1.5,
                         "deadline re-armed from the restart? took %.3f s" % took)
+
+    def test_deadline_passed_while_down(self):
+        """Both a task's timeout and its sleep's end passed while jobd was
+        down: it ends as it would have with jobd up, by whichever came
+        first (API.md: the timeout counts from its start; a running sleep
+        keeps its deadline).  finished_at is when the restarted jobd ended
+        it, not the moment that passed (README, Durability)."""
+        timed_out = self.sleep(2, "late", timeout=1)
+        on_time = self.sleep(1, "in time", timeout=2)
+        never = self.sleep(300, timeout=1)
+        # A sleep starts in the commit that creates it: its 201 shows it running.
+        started = [parse_ts(t["started_at"]) for t in (timed_out, on_time, never)]
+        self.jobd.kill9()
+        # Down until both moments of every task have passed.
+        time.sleep(max(0.0, max(started) + 2.5 - time.time()))
+        restarted = time.time()
+        self.jobd = start_again(self.dir)
+        self.procs.append(self.jobd)
+        got = {t["id"]: self.jobd.wait_state(t["id"], DONE) for t in (timed_out, on_time, never)}
+        t = got[timed_out["id"]]
+        self.assertEqual((t["state"], t["result"]), ("failed", None), t)
+        self.assertEqual(t["error"]["type"], "timeout", t)
+        t = got[on_time["id"]]
+        self.assertEqual((t["state"], t["result"], t["error"]), ("succeeded", "in time", None), t)
+        t = got[never["id"]]
+        self.assertEqual(t["error"]["type"], "timeout", t)
+        for t in got.values():
+            self.assertGreaterEqual(parse_ts(t["finished_at"]), restarted - 0.5, t)
 
     def assertError(self, r, status, code=None):
         self.assertEqual(r.status, status, r)
@@ -230,6 +264,195 @@ class RestartTest(unittest.TestCase):
         self.jobd = start_again(self.dir)
         self.procs.append(self.jobd)
         self.assertEqual(self.jobd.task(t)["state"], "succeeded")
+
+
+# Forks until a child gets pid argv[1] (root sets ns_last_pid), makes that
+# child lead a process group of its own (setpgid, in this session) with one
+# more process in it, and lets the leader exit: a group of that number, with
+# no leader, that is not jobd's.  Prints the member's pid.
+_REUSE_PGID = r"""
+import os, signal, sys
+want = int(sys.argv[1])
+for attempt in range(200):
+    with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+        f.write(str(want - 1))
+    pid = os.fork()
+    if pid == 0:
+        os.setpgid(0, 0)
+        if os.fork() == 0:
+            os.execvp("sleep", ["sleep", "300"])
+        os._exit(0)
+    os.waitpid(pid, 0)
+    if pid == want:
+        sys.exit(0)
+    os.killpg(pid, signal.SIGKILL)
+sys.exit(1)
+"""
+
+
+def proc_live(pid):
+    """Is pid a process that has not exited (a zombie counts as exited)?"""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def group_members(pgid):
+    """Live processes whose process group is pgid."""
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+                out.append(int(name))
+    return out
+
+
+class LeftoverGroupTest(unittest.TestCase):
+    """At start, jobd kills the process group an exec task left running in
+    an earlier run (jobd(8)), but never a group that is not that task's: one
+    from another boot, or whose number was handed out again since."""
+
+    def setUp(self):
+        self.jobd = Jobd().start()
+        self.dir = self.jobd.dir
+        self.procs = [self.jobd]
+        self.strays = []
+
+    def tearDown(self):
+        for j in self.procs:
+            j.stop()
+        for pgid in self.strays:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except OSError:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def running_exec(self):
+        """An exec task running, jobd killed -9: (task id, its pgid)."""
+        tid = self.jobd.create("exec", {"argv": ["sleep", "300"]})["id"]
+        self.jobd.wait_state(tid, "running")
+        self.jobd.kill9()
+        with sqlite3.connect(self.jobd.db) as db:
+            (pgid,) = db.execute("SELECT pgid FROM tasks WHERE id = ?", (tid,)).fetchone()
+        self.assertGreater(pgid, 0)
+        self.strays.append(pgid)
+        return tid, pgid
+
+    def restart_expect_interrupted(self, tid):
+        self.jobd = start_again(self.dir)
+        self.procs.append(self.jobd)
+        t = self.jobd.wait_state(tid, DONE)
+        self.assertEqual((t["state"], t["error"]["type"]), ("failed", "interrupted"), t)
+
+    def test_leftover_of_this_boot_killed(self):
+        tid, pgid = self.running_exec()
+        self.assertTrue(group_members(pgid))
+        self.restart_expect_interrupted(tid)
+        jobdtest.wait_until(lambda: not group_members(pgid), what="the leftover group killed")
+
+    def test_group_of_another_boot_left_alone(self):
+        """A reboot, as jobd sees it: the boot id recorded with the pgid is
+        not this boot's.  Whatever now has that number is not the task's."""
+        tid, pgid = self.running_exec()
+        with sqlite3.connect(self.jobd.db) as db:
+            db.execute("UPDATE tasks SET boot_id = ? WHERE id = ?",
+                       ("00000000-0000-4000-8000-000000000000", tid))
+        self.restart_expect_interrupted(tid)
+        time.sleep(0.5)   # a kill would have been sent before the task ended
+        self.assertTrue(proc_live(pgid), "jobd killed a group of another boot")
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to hide the boot id (unshare -m)")
+    def test_group_of_unknown_boot_left_alone(self):
+        """A jobd that cannot read the boot id cannot tell a reboot: it
+        records "" as the boot and, finding "" again, took a pgid of an
+        earlier boot for this one's."""
+        wrapper = os.path.join(self.dir, "jobd-no-boot-id")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec unshare -m sh -c 'mount --bind /dev/null "
+                    "/proc/sys/kernel/random/boot_id && exec \"$0\" \"$@\"' %s \"$@\"\n"
+                    % jobdtest.JOBD)
+        os.chmod(wrapper, 0o755)
+        self.jobd.stop()
+        real, jobdtest.JOBD = jobdtest.JOBD, wrapper
+        try:
+            self.jobd = start_again(self.dir)
+            self.procs.append(self.jobd)
+            tid, pgid = self.running_exec()
+            self.restart_expect_interrupted(tid)
+        finally:
+            jobdtest.JOBD = real
+        time.sleep(0.5)
+        self.assertTrue(proc_live(pgid), "jobd killed a group of an unknown boot")
+        self.assertIn("cannot read the boot id", self.jobd.logtext())
+
+    @unittest.skipUnless(os.access("/proc/sys/kernel/ns_last_pid", os.W_OK),
+                         "needs root to choose a pid (ns_last_pid)")
+    def test_reused_pgid_of_another_group_left_alone(self):
+        """The task's program and its group are gone, and the number has
+        been handed out again while jobd was down, to a process that made a
+        group of its own in another session and exited, leaving a member
+        (a shell's pipeline does that).  The group has no leader, as the
+        task's would after its program exited; jobd must not kill it."""
+        tid, pgid = self.running_exec()
+        os.killpg(pgid, signal.SIGKILL)
+        jobdtest.wait_until(lambda: not os.path.exists("/proc/%d" % pgid), what="reaped")
+        out = subprocess.run([sys.executable, "-c", _REUSE_PGID, str(pgid)],
+                             stdout=subprocess.DEVNULL, timeout=60)
+        if out.returncode != 0:
+            self.skipTest("pid %d not handed out again" % pgid)
+        members = group_members(pgid)
+        self.assertTrue(members)
+        self.assertNotEqual(os.getsid(members[0]), pgid)
+        self.restart_expect_interrupted(tid)
+        time.sleep(0.5)
+        self.assertEqual(group_members(pgid), members, "jobd killed another session's group")
+
+
+CLOCK_SHIM = os.path.join(jobdtest.TOP_BUILD, "tests", "shim", "clock_shift.so")
+
+
+@unittest.skipUnless(os.path.exists(CLOCK_SHIM), "tests/shim/clock_shift.so is not built")
+class ClockStepTest(unittest.TestCase):
+    """jobd's wall clock set back an hour while tasks run (the shim moves
+    only this jobd's clock).  A sleep and a timeout count elapsed time while
+    jobd runs, as asyncio's do: the step must not add an hour to them."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="jobd-test-")
+        self.shift = os.path.join(self.dir, "shift")
+        self.set_shift(0)
+        self.jobd = Jobd(db_dir=self.dir, env={"LD_PRELOAD": CLOCK_SHIM,
+                                               "JOBD_CLOCK_SHIFT": self.shift}).start()
+
+    def tearDown(self):
+        self.jobd.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def set_shift(self, ms):
+        with open(self.shift, "wb") as f:
+            f.write(ms.to_bytes(8, sys.byteorder, signed=True))
+
+    def test_clock_set_back_during_sleep_and_timeout(self):
+        slept = self.jobd.create("sleep", {"seconds": 2, "result": "s"})
+        timed = self.jobd.create("sleep", {"seconds": 300}, timeout=2)
+        self.assertEqual(self.jobd.task(slept["id"])["state"], "running")
+        self.set_shift(-3600 * 1000)
+        t = self.jobd.wait_state(slept["id"], DONE)
+        self.assertEqual((t["state"], t["result"]), ("succeeded", "s"), t)
+        t = self.jobd.wait_state(timed["id"], DONE)
+        self.assertEqual((t["state"], t["error"]["type"]), ("failed", "timeout"), t)
+        # Whatever the clock says, a task does not end before it started.
+        for tid in (slept["id"], timed["id"]):
+            t = self.jobd.task(tid)
+            self.assertGreaterEqual(parse_ts(t["finished_at"]), parse_ts(t["started_at"]), t)
 
 
 if __name__ == "__main__":
