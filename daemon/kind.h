@@ -50,6 +50,10 @@ struct kind_ops {
 	/* After a restart, for a task found running: 0 resumed, -1 it cannot be
 	 * (clean up what an earlier run left and let it end "interrupted"). */
 	int  (*resume)(struct task *t, const struct kind_env *env);
+	/* Optional: the kind's members of the error of a task that ends
+	 * without its outcome known (interrupted, or cancelled or timed out
+	 * while jobd was down): an exec task's output captured so far. */
+	json_t *(*lost_members)(const struct task *t);
 	/* Optional: at shutdown, free t->kstate without finishing the task (it
 	 * stays running in the database and is resumed or interrupted later);
 	 * also a prepared task's, when it is stopped before it starts. */

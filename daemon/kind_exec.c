@@ -661,6 +661,16 @@ kind_exec_resume(struct task *t, const struct kind_env *env)
 	return -1;
 }
 
+/* What the program's outcome would have carried, as far as it is known:
+ * no exit status, and the output captured before jobd stopped. */
+static json_t *
+kind_exec_lost_members(const struct task *t)
+{
+	return json_pack("{s:n, s:n, s:o, s:o, s:b, s:b}", "exit_code", "signal",
+	    "stdout", exec_output_json(&t->out[0]), "stderr", exec_output_json(&t->out[1]),
+	    "stdout_truncated", t->out[0].truncated, "stderr_truncated", t->out[1].truncated);
+}
+
 static int
 kind_exec_slots(const struct jobd_config *cfg)
 {
@@ -764,6 +774,7 @@ const struct kind_ops kind_exec_ops = {
 	.cancel = kind_exec_cancel,
 	.ended = kind_exec_ended,
 	.resume = kind_exec_resume,
+	.lost_members = kind_exec_lost_members,
 	.release = kind_exec_release,
 	.slots = kind_exec_slots,
 };

@@ -582,9 +582,17 @@ sched_resume(struct sched *s, struct task *t)
 
 	sk->running++;
 	if (sk->ops->resume(t, &sk->env) < 0) {
+		json_t *e = json_pack("{s:s, s:s}", "type", "interrupted",
+		    "message", "jobd stopped while the task ran and it could not be resumed");
+
 		log_info("task %lld: interrupted by a restart", (long long)t->id);
-		sched_kind_done(sk, t, 0, NULL, json_pack("{s:s, s:s}", "type", "interrupted",
-		    "message", "jobd stopped while the task ran and it could not be resumed"));
+		if (sk->ops->lost_members != NULL) {
+			json_t *m = sk->ops->lost_members(t);
+
+			json_object_update_missing(e, m);
+			json_decref(m);
+		}
+		sched_kind_done(sk, t, 0, NULL, e);
 		return;
 	}
 	sched_arm_deadline(s, t);

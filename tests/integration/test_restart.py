@@ -1,5 +1,6 @@
 """Crash (kill -9), restart and shutdown: nothing acknowledged is lost."""
 import concurrent.futures
+import http.client
 import os
 import shutil
 import signal
@@ -11,7 +12,8 @@ import time
 import unittest
 
 import jobdtest
-from jobdtest import Jobd, parse_ts, list_all, raw_connect, raw_get, read_response, start_again
+from jobdtest import (DEADLINE, Jobd, parse_ts, list_all, raw_connect, raw_get, read_response,
+                      start_again)
 
 DONE = ("succeeded", "failed", "cancelled")
 
@@ -417,6 +419,56 @@ class LeftoverGroupTest(unittest.TestCase):
 
 
 CLOCK_SHIM = os.path.join(jobdtest.TOP_BUILD, "tests", "shim", "clock_shift.so")
+
+
+class StoppedExecOverRestartTest(unittest.TestCase):
+    """An exec task that ends at a restart without its outcome known still
+    carries, in its error, the output captured so far (the contract: cancelled
+    and timed-out exec tasks carry it in error too)."""
+
+    def setUp(self):
+        # A long grace: the program ignores SIGTERM and stays in its stop.
+        self.jobd = Jobd(["--kill-grace", "600"]).start()
+        self.dir = self.jobd.dir
+        self.procs = [self.jobd]
+
+    def tearDown(self):
+        for j in self.procs:
+            j.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def test_cancelled_while_down_keeps_its_output(self):
+        tid = self.jobd.create("exec", {"argv": ["sh", "-c", "trap '' TERM; echo hi; "
+                                                 "while :; do sleep 1; done"]})["id"]
+        jobdtest.wait_until(lambda: self.jobd.get("/v1/tasks/%d/stdout" % tid).body == b"hi\n",
+                            what="the output read")
+        c = http.client.HTTPConnection("127.0.0.1", self.jobd.port, timeout=DEADLINE)
+        c.request("POST", "/v1/tasks/%d/cancel" % tid)
+        # Its stop is committed (with the output) once a GET shows it.
+        jobdtest.wait_until(lambda: self.jobd.task(tid).get("cancelling"), what="cancelling")
+        self.jobd.kill9()
+        c.close()
+        self.jobd = start_again(self.dir)
+        self.procs.append(self.jobd)
+        t = self.jobd.wait_state(tid, DONE)
+        self.assertEqual(t["state"], "cancelled", t)
+        e = t["error"]
+        self.assertEqual(e["type"], "cancelled", e)
+        self.assertEqual((e["stdout"], e["stderr"]), ("hi\n", ""), e)
+        self.assertEqual((e["exit_code"], e["signal"]), (None, None), e)
+        self.assertEqual((e["stdout_truncated"], e["stderr_truncated"]), (False, False), e)
+
+    def test_interrupted_carries_the_output_members(self):
+        tid = self.jobd.create("exec", {"argv": ["sleep", "300"]})["id"]
+        self.jobd.wait_state(tid, "running")
+        self.jobd.kill9()
+        self.jobd = start_again(self.dir)
+        self.procs.append(self.jobd)
+        t = self.jobd.wait_state(tid, DONE)
+        self.assertEqual(t["error"]["type"], "interrupted", t)
+        for k in ("exit_code", "signal", "stdout", "stderr", "stdout_truncated",
+                  "stderr_truncated"):
+            self.assertIn(k, t["error"])
 
 
 @unittest.skipUnless(os.path.exists(CLOCK_SHIM), "tests/shim/clock_shift.so is not built")
