@@ -365,15 +365,19 @@ class Client(threading.Thread):
             self.unexpected("delete", r)
 
     # -- several ---------------------------------------------------------
+    def several(self, inline):
+        """The ids (None when inline) and the body of a wait or gather over
+        a few recent tasks or new inline ones; None when there are none."""
+        if inline is not None:
+            return None, {"tasks": [self.spec(k) for k in inline]}
+        ids = self.facts.recent(self.rng, self.rng.randint(1, 4))
+        return (ids, {"ids": ids}) if ids else None
+
     def wait(self, inline=None):
-        ids = None
-        if inline is None:
-            ids = self.facts.recent(self.rng, self.rng.randint(1, 4))
-            if not ids:
-                return
-            body = {"ids": ids}
-        else:
-            body = {"tasks": [self.spec(k) for k in inline]}
+        picked = self.several(inline)
+        if picked is None:
+            return
+        ids, body = picked
         body["timeout"] = self.timeout()
         body["return_when"] = self.rng.choice(["FIRST_COMPLETED", "FIRST_EXCEPTION",
                                                "ALL_COMPLETED"])
@@ -392,14 +396,10 @@ class Client(threading.Thread):
             self.facts.pending_told(tid, sent, "wait")
 
     def gather(self, inline=None):
-        ids = None
-        if inline is None:
-            ids = self.facts.recent(self.rng, self.rng.randint(1, 4))
-            if not ids:
-                return
-            body = {"ids": ids}
-        else:
-            body = {"tasks": [self.spec(k) for k in inline]}
+        picked = self.several(inline)
+        if picked is None:
+            return
+        ids, body = picked
         rx = self.rng.random() < 0.5
         body.update({"timeout": self.timeout(), "return_exceptions": rx,
                      "cancel": self.rng.random() < 0.5})

@@ -18,9 +18,13 @@ from jobdtest import (DEADLINE, Jobd, parse_ts, list_all, raw_connect, raw_get, 
 DONE = ("succeeded", "failed", "cancelled")
 
 
-class RestartTest(unittest.TestCase):
+class RestartCase(unittest.TestCase):
+    """One jobd on a temporary database, restarted by the test; every jobd
+    it started is stopped at the end."""
+    args = ()
+
     def setUp(self):
-        self.jobd = Jobd().start()
+        self.jobd = Jobd(list(self.args)).start()
         self.dir = self.jobd.dir
         self.procs = [self.jobd]
 
@@ -28,6 +32,9 @@ class RestartTest(unittest.TestCase):
         for j in self.procs:
             j.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RestartTest(RestartCase):
 
     def restart(self, sig="kill9"):
         """Stop the current jobd (kill -9 by default) and start a new one on its db."""
@@ -421,21 +428,11 @@ class LeftoverGroupTest(unittest.TestCase):
 CLOCK_SHIM = os.path.join(jobdtest.TOP_BUILD, "tests", "shim", "clock_shift.so")
 
 
-class StoppedExecOverRestartTest(unittest.TestCase):
+class StoppedExecOverRestartTest(RestartCase):
     """An exec task that ends at a restart without its outcome known still
     carries, in its error, the output captured so far (the contract: cancelled
     and timed-out exec tasks carry it in error too)."""
-
-    def setUp(self):
-        # A long grace: the program ignores SIGTERM and stays in its stop.
-        self.jobd = Jobd(["--kill-grace", "600"]).start()
-        self.dir = self.jobd.dir
-        self.procs = [self.jobd]
-
-    def tearDown(self):
-        for j in self.procs:
-            j.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+    args = ("--kill-grace", "600")   # the program ignores SIGTERM: it stays in its stop
 
     def test_cancelled_while_down_keeps_its_output(self):
         tid = self.jobd.create("exec", {"argv": ["sh", "-c", "trap '' TERM; echo hi; "
