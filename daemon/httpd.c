@@ -447,7 +447,8 @@ httpd_first_call(struct req *r, struct MHD_Connection *c, const char *url, const
 		if (r->resp != NULL) {
 			r->wants_body = 0;
 			r->state = REQ_READY;
-		}
+		} else
+			r->passed_early = 1;
 	}
 	return MHD_YES;
 }

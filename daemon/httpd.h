@@ -87,6 +87,8 @@ void httpd_req_set_reads(struct req *r, int64_t id);
  * better than the default (everything staged so far): 0 sends it at once.
  * Answers given later, to a parked request, keep the default. */
 void httpd_req_set_hold(struct req *r, uint64_t seq);
+/* Did the early hook see r and let it by?  (Its checks need not run again.) */
+int  httpd_req_passed_early(const struct req *r);
 void httpd_withdraw(struct httpd *h, int64_t id);
 /* Park r until an answer comes; gone(arg) is called once if the client
  * leaves first or when the request ends unanswered.  -1: too many parked. */

@@ -233,3 +233,9 @@ httpd_req_set_hold(struct req *r, uint64_t seq)
 	r->seq = seq;
 	r->seq_set = 1;
 }
+
+int
+httpd_req_passed_early(const struct req *r)
+{
+	return r->passed_early;
+}

@@ -17,6 +17,7 @@
 #define ROUTE_BODY   0x1     /* takes a JSON object body */
 #define ROUTE_NOAUTH 0x2     /* answers without a token */
 #define ROUTE_QUERY  0x4     /* its handler validates a query; others take none */
+#define ROUTE_NOHOLD 0x8     /* reports no task: its answer waits for no commit */
 
 struct route {
 	const char *method;
@@ -36,8 +37,9 @@ static const struct route route_table[] = {
 	{ "GET",    "/v1/tasks/{id}/stderr",   api_task_stderr, 0 },
 	{ "POST",   "/v1/wait",                api_wait,        ROUTE_BODY },
 	{ "POST",   "/v1/gather",              api_gather,      ROUTE_BODY },
-	{ "GET",    "/healthz",                api_healthz,     ROUTE_NOAUTH },
-	{ "GET",    "/metrics",                api_metrics,     0 },
+	{ "GET",    "/healthz",                api_healthz,     ROUTE_NOAUTH | ROUTE_NOHOLD },
+	/* Telemetry: its task counts are not a report of any task's state. */
+	{ "GET",    "/metrics",                api_metrics,     ROUTE_NOHOLD },
 };
 
 /* Does path match pattern?  Fills *id for an "{id}" segment. */
@@ -228,6 +230,15 @@ route_body(struct api_call *c)
 }
 
 static int
+route_stopping(struct jobd *jd, struct req *r)
+{
+	if (!jd->stopping)
+		return 0;
+	httpd_reply_error(r, 503, "overloaded", NULL, "jobd is shutting down");
+	return -1;
+}
+
+static int
 route_guard(struct jobd *jd, struct req *r, const struct route *rt)
 {
 	const char *origin = httpd_req_header(r, "Origin");
@@ -255,11 +266,7 @@ route_guard(struct jobd *jd, struct req *r, const struct route *rt)
 		httpd_reply_error(r, 401, "unauthorized", NULL, "a valid bearer token is required");
 		return -1;
 	}
-	if (jd->stopping) {
-		httpd_reply_error(r, 503, "overloaded", NULL, "jobd is shutting down");
-		return -1;
-	}
-	return 0;
+	return route_stopping(jd, r);
 }
 
 int
@@ -280,7 +287,9 @@ route_check(struct api_call *c, const struct route *rt, const char *allow)
 {
 	struct req *r = c->r;
 
-	if (route_guard(c->jd, r, rt) < 0)
+	/* Seen by api_guard before its body came, it may have waited for the
+	 * body while jobd began to stop. */
+	if ((httpd_req_passed_early(r) ? route_stopping(c->jd, r) : route_guard(c->jd, r, rt)) < 0)
 		return -1;
 	if (rt == NULL && allow[0] != '\0') {
 		httpd_reply_error(r, 405, "method_not_allowed", NULL, "%s is not allowed on %s (allowed: %s)",
@@ -326,6 +335,8 @@ api_dispatch(void *arg, struct req *r)
 		httpd_req_set_hold(r, 0);
 		return;
 	}
+	if (rt->flags & ROUTE_NOHOLD)
+		httpd_req_set_hold(r, 0);
 	rt->fn(&c);
 	json_decref(c.body);
 }
