@@ -74,20 +74,11 @@ sched_new(struct jobd *jd)
 	return s;
 }
 
-/* A task's timer for its own timeout (t->deadline_ev, whose argument this
- * is): the moment on CLOCK_MONOTONIC (time_mono_at), so that while jobd
- * runs the timeout counts elapsed time whatever the wall clock does. */
-struct sched_deadline {
-	struct task *task;
-	int64_t      end;
-};
-
 static void
 sched_disarm(struct task *t)
 {
 	if (t->deadline_ev == NULL)
 		return;
-	free(event_get_callback_arg(t->deadline_ev));
 	event_free(t->deadline_ev);
 	t->deadline_ev = NULL;
 }
@@ -233,11 +224,10 @@ sched_ended(const struct sched_kind *sk, const struct task *t)
 static void
 sched_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct sched_deadline *d = arg;
-	struct task           *t = d->task;
-	struct sched_kind     *sk = t->owner;
-	struct timeval         tv = time_until_mono(d->end);
-	int                    ended;
+	struct task       *t = arg;
+	struct sched_kind *sk = t->owner;
+	struct timeval     tv = time_until_mono(t->deadline_mono);
+	int                ended;
 
 	/* libevent counts from its cached loop time: never fire early. */
 	if (tv.tv_sec != 0 || tv.tv_usec != 0) {
@@ -254,17 +244,15 @@ sched_deadline_cb(evutil_socket_t fd, short what, void *arg)
 static void
 sched_arm_deadline(struct sched *s, struct task *t)
 {
-	struct sched_deadline *d;
-	struct timeval         tv;
+	struct timeval tv;
 
 	if (t->timeout < 0)
 		return;
-	if ((d = malloc(sizeof *d)) == NULL)
-		fatal("out of memory");
-	d->task = t;
-	d->end = time_mono_at(sched_deadline(t));
-	t->deadline_ev = evtimer_new(s->jd->base, sched_deadline_cb, d);
-	tv = time_until_mono(d->end);
+	/* Its moment on CLOCK_MONOTONIC: while jobd runs the timeout counts
+	 * elapsed time, whatever the wall clock does. */
+	t->deadline_mono = time_mono_at(sched_deadline(t));
+	t->deadline_ev = evtimer_new(s->jd->base, sched_deadline_cb, t);
+	tv = time_until_mono(t->deadline_mono);
 	evtimer_add(t->deadline_ev, &tv);
 }
 

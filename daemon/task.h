@@ -54,6 +54,7 @@ struct task {
 	struct blob            out[2];        /* exec: raw stdout, stderr */
 	void                  *kstate;        /* the kind's private state */
 	struct event          *deadline_ev;   /* owned by sched */
+	int64_t                deadline_mono; /* its moment, CLOCK_MONOTONIC us (time_mono_at) */
 	void                  *owner;         /* sched's per-kind slot */
 	struct watch_list      watches;       /* waiters on this task */
 	int                    dirty;         /* staged, not yet in a batch */
