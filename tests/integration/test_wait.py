@@ -456,7 +456,9 @@ class StoppingTest(JobdTestCase):
         wait_until(lambda: "jobd_waiting_clients %d\n" % n in self.jobd.get("/metrics").body.decode(),
                    what="%d waiting clients" % n)
 
-    def in_thread(self, method, path):
+    def parked_until_killed(self, method, path, pid):
+        """Send the request, wait until it is parked, kill pid (what keeps
+        the task from ending), and return the answer."""
         out = {}
 
         def run():
@@ -464,7 +466,10 @@ class StoppingTest(JobdTestCase):
         th = threading.Thread(target=run)
         th.start()
         self.addCleanup(th.join, DEADLINE)
-        return th, out
+        self.waiting(1)
+        os.kill(pid, signal.SIGKILL)
+        th.join(DEADLINE)
+        return out["r"]
 
     def stopping_for_deadline(self):
         """A task whose own deadline has passed and which ignores SIGTERM."""
@@ -479,22 +484,15 @@ class StoppingTest(JobdTestCase):
         # and the cancel answers 200 with it cancelled (asyncio: cancel()
         # during asyncio.timeout()'s stop ends the task CancelledError).
         tid, leader = self.stopping_for_deadline()
-        th, out = self.in_thread("POST", "/v1/tasks/%d/cancel" % tid)
-        self.waiting(1)
-        os.kill(leader, signal.SIGKILL)
-        th.join(DEADLINE)
-        r = out["r"]
+        r = self.parked_until_killed("POST", "/v1/tasks/%d/cancel" % tid, leader)
         self.assertEqual(r.status, 200, r)
         self.assertEqual((r.json["state"], r.json["error"]["type"]), ("cancelled", "cancelled"), r)
         self.assertEqual(self.jobd.task(tid), r.json)
 
     def test_result_timeout_during_its_deadline_504_cancelled(self):
         tid, leader = self.stopping_for_deadline()
-        th, out = self.in_thread("GET", "/v1/tasks/%d/result?timeout=0" % tid)
-        self.waiting(1)
-        os.kill(leader, signal.SIGKILL)
-        th.join(DEADLINE)
-        body = self.assertError(out["r"], 504, "timeout")
+        body = self.assertError(self.parked_until_killed(
+            "GET", "/v1/tasks/%d/result?timeout=0" % tid, leader), 504, "timeout")
         self.assertEqual(body["task"]["state"], "cancelled", body)
 
     def ended(self, code):
@@ -524,11 +522,8 @@ class StoppingTest(JobdTestCase):
         # comes after that changes nothing (asyncio: cancel() of a done
         # task); it answers 409 with the task as it ended, once it has.
         tid, child = self.ended(0)
-        th, out = self.in_thread("POST", "/v1/tasks/%d/cancel" % tid)
-        self.waiting(1)
-        os.kill(child, signal.SIGKILL)
-        th.join(DEADLINE)
-        body = self.assertError(out["r"], 409, "conflict")
+        body = self.assertError(self.parked_until_killed(
+            "POST", "/v1/tasks/%d/cancel" % tid, child), 409, "conflict")
         self.assertEqual(body["task"]["state"], "succeeded", body)
         self.assertEqual(body["task"]["result"]["stdout"], "done\n")
         self.assertEqual(self.jobd.task(tid), body["task"])
@@ -537,11 +532,7 @@ class StoppingTest(JobdTestCase):
         # Done before the timeout: wait_for answers the task as it ended,
         # as asyncio.wait_for returns what a task returned despite a cancel.
         tid, child = self.ended(3)
-        th, out = self.in_thread("GET", "/v1/tasks/%d/result?timeout=0" % tid)
-        self.waiting(1)
-        os.kill(child, signal.SIGKILL)
-        th.join(DEADLINE)
-        r = out["r"]
+        r = self.parked_until_killed("GET", "/v1/tasks/%d/result?timeout=0" % tid, child)
         self.assertEqual(r.status, 200, r)
         self.assertEqual((r.json["state"], r.json["error"]["type"]), ("failed", "exit_status"), r)
         self.assertEqual(r.json["error"]["exit_code"], 3)
