@@ -315,7 +315,8 @@ httpd_chunked_last(const char *codings)
  * the client closes, and so waited for the timeout.  RFC 9112 6.1 asks for a 501 for a
  * coding not understood, 6.3 for a 400 when chunked is not the last. */
 static const char *
-httpd_framing_problem(struct MHD_Connection *c, const char *authority, unsigned *status)
+httpd_framing_problem(struct MHD_Connection *c, const char *authority, int http11,
+    unsigned *status)
 {
 	struct httpd_framing f = { 0 };
 
@@ -327,6 +328,8 @@ httpd_framing_problem(struct MHD_Connection *c, const char *authority, unsigned 
 		return "both Content-Length and Transfer-Encoding";
 	if (f.host > 1)
 		return "more than one Host header";
+	if (f.host == 0 && http11)
+		return "no Host header (HTTP/1.1 requires one)";
 	if (authority != NULL && *authority == '\0')
 		return "an absolute URL with no host";
 	if (f.encoding > 1 || (f.encoding == 1 && strcasecmp(f.coding, "chunked") != 0)) {
@@ -406,7 +409,8 @@ httpd_expects_continue(struct MHD_Connection *c)
 }
 
 static enum MHD_Result
-httpd_first_call(struct req *r, struct MHD_Connection *c, const char *url, const char *method)
+httpd_first_call(struct req *r, struct MHD_Connection *c, const char *url, const char *method,
+    const char *version)
 {
 	struct httpd *h = r->h;
 	const char   *cl, *bad;
@@ -417,7 +421,8 @@ httpd_first_call(struct req *r, struct MHD_Connection *c, const char *url, const
 	r->method = method;
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);
 	r->wants_body = h->cfg.wants_body(h->cfg.arg, method, r->url);
-	if ((bad = httpd_framing_problem(c, r->authority, &status)) != NULL) {
+	if ((bad = httpd_framing_problem(c, r->authority,
+	    strcmp(version, MHD_HTTP_VERSION_1_1) == 0, &status)) != NULL) {
 		httpd_reply_error(r, status, status == MHD_HTTP_NOT_IMPLEMENTED ?
 		    "not_implemented" : "bad_request", NULL, "the request has %s", bad);
 		httpd_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
@@ -505,7 +510,7 @@ httpd_access_cb(void *cls, struct MHD_Connection *c, const char *url, const char
 	if (r == NULL)       /* MHD called no httpd_uri_cb: it always does */
 		r = *con_cls = httpd_req_new(sh);
 	if (r->conn == NULL)
-		return httpd_first_call(r, c, url, method);
+		return httpd_first_call(r, c, url, method, version);
 	if (*upload_data_size != 0) {
 		int rc = httpd_append_body(r, upload_data, *upload_data_size);
 

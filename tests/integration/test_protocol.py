@@ -158,6 +158,28 @@ class AbsoluteFormTest(ProtocolCase):
         self.assertError(r, 400, "bad_request")
 
 
+class HostTest(ProtocolCase):
+    """RFC 9112 3.2: a server must answer 400 to an HTTP/1.1 request with no
+    Host header, or with more than one.  jobd served them.  HTTP/1.0 has no
+    Host and is served."""
+
+    def test_http11_without_host_400(self):
+        for target in (b"/healthz", b"http://127.0.0.1:%d/healthz" % self.jobd.port):
+            r, closed = exchange(self.jobd.port, b"GET %s HTTP/1.1\r\n\r\n" % target)
+            self.assertError(r, 400, "bad_request")
+            self.assertIn("Host", r.json["error"]["message"])
+            self.assertTrue(closed)
+        self.still_serving()
+
+    def test_two_hosts_400(self):
+        r = self.send(b"GET", b"/healthz", b"Host: 127.0.0.1\r\n")
+        self.assertError(r, 400, "bad_request")
+
+    def test_http10_without_host_served(self):
+        r, _ = exchange(self.jobd.port, b"GET /healthz HTTP/1.0\r\n\r\n")
+        self.assertEqual(r.status, 200, r)
+
+
 
 class ExpectContinueTest(ProtocolCase):
     """A client that sends "Expect: 100-continue" waits for the 100 before it
