@@ -265,6 +265,12 @@ httpd_queue(struct req *r)
 	enum MHD_Result ret;
 
 	httpd_deadline(r->h, r->conn, 0);
+	if (r->cors_origin != NULL) {
+		MHD_add_response_header(r->resp, "Access-Control-Allow-Origin", r->cors_origin);
+		MHD_add_response_header(r->resp, "Access-Control-Expose-Headers",
+		    "Location, Retry-After, Allow");
+		MHD_add_response_header(r->resp, "Vary", "Origin");
+	}
 	ret = MHD_queue_response(r->conn, r->status, r->resp);
 	r->sent = r->status;
 	MHD_destroy_response(r->resp);

@@ -89,6 +89,9 @@ void httpd_req_set_reads(struct req *r, int64_t id);
 void httpd_req_set_hold(struct req *r, uint64_t seq);
 /* Did the early hook see r and let it by?  (Its checks need not run again.) */
 int  httpd_req_passed_early(const struct req *r);
+/* The request comes from a browser origin jobd allows: its answer, whatever
+ * it is, says so (CORS), so that the page may read it. */
+void httpd_req_allow_origin(struct req *r, const char *origin);
 void httpd_withdraw(struct httpd *h, int64_t id);
 /* Park r until an answer comes; gone(arg) is called once if the client
  * leaves first or when the request ends unanswered.  -1: too many parked. */

@@ -41,6 +41,7 @@ struct req {
 	size_t                 seen;        /* body bytes received, kept or not */
 	int                    wants_body;  /* else its body is dropped unread */
 	int                    passed_early; /* the early hook ran and gave no answer */
+	const char            *cors_origin; /* an allowed browser origin (MHD's copy) */
 	struct query_arg      *query;
 	size_t                 nquery, capquery;
 	void                  *data;        /* the handler's */

@@ -67,6 +67,12 @@ httpd_reply_error(struct req *r, unsigned status, const char *code, json_t *extr
 }
 
 void
+httpd_req_allow_origin(struct req *r, const char *origin)
+{
+	r->cors_origin = origin;
+}
+
+void
 httpd_add_header(struct req *r, const char *name, const char *value)
 {
 	if (r->resp != NULL)

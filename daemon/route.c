@@ -238,8 +238,10 @@ route_stopping(struct jobd *jd, struct req *r)
 	return -1;
 }
 
+/* Where the request comes from: a browser page jobd does not allow, or a
+ * Host that is not jobd's.  0, or -1 once answered. */
 static int
-route_guard(struct jobd *jd, struct req *r, const struct route *rt)
+route_guard_site(struct jobd *jd, struct req *r)
 {
 	const char *origin = httpd_req_header(r, "Origin");
 	const char *site = httpd_req_header(r, "Sec-Fetch-Site");
@@ -257,10 +259,44 @@ route_guard(struct jobd *jd, struct req *r, const struct route *rt)
 		    origin);
 		return -1;
 	}
+	if (origin != NULL)
+		httpd_req_allow_origin(r, origin);
 	if (!httpd_req_is_unix(r) && !route_host_ok(jd, r, httpd_req_header(r, "Host"))) {
 		httpd_reply_error(r, 403, "forbidden", NULL, "the Host header names no address of jobd");
 		return -1;
 	}
+	return 0;
+}
+
+/* A browser asks whether a page of an allowed origin may send a request
+ * (a CORS preflight: OPTIONS with Access-Control-Request-Method).  It
+ * carries no token, so it is answered before the token is asked for: 1 if
+ * it was one (answered), else 0. */
+static int
+route_preflight(struct jobd *jd, struct req *r, const char *allow)
+{
+	if (strcmp(httpd_req_method(r), "OPTIONS") != 0 ||
+	    httpd_req_header(r, "Origin") == NULL ||
+	    httpd_req_header(r, "Access-Control-Request-Method") == NULL)
+		return 0;
+	if (route_guard_site(jd, r) < 0)
+		return 1;
+	if (allow[0] == '\0') {
+		httpd_reply_error(r, 404, "not_found", NULL, "no such resource: %s", httpd_req_path(r));
+		return 1;
+	}
+	httpd_reply_bytes(r, 204, NULL, NULL, 0);
+	httpd_add_header(r, "Access-Control-Allow-Methods", allow);
+	httpd_add_header(r, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+	httpd_add_header(r, "Access-Control-Max-Age", "600");
+	return 1;
+}
+
+static int
+route_guard(struct jobd *jd, struct req *r, const struct route *rt)
+{
+	if (route_guard_site(jd, r) < 0)
+		return -1;
 	if (jd->token != NULL && (rt == NULL || !(rt->flags & ROUTE_NOAUTH)) &&
 	    !auth_check(jd->token, httpd_req_header(r, "Authorization"))) {
 		httpd_reply_error(r, 401, "unauthorized", NULL, "a valid bearer token is required");
@@ -289,6 +325,8 @@ route_check(struct api_call *c, const struct route *rt, const char *allow)
 
 	/* Seen by api_guard before its body came, it may have waited for the
 	 * body while jobd began to stop. */
+	if (rt == NULL && route_preflight(c->jd, r, allow))
+		return -1;
 	if ((httpd_req_passed_early(r) ? route_stopping(c->jd, r) : route_guard(c->jd, r, rt)) < 0)
 		return -1;
 	if (rt == NULL && allow[0] != '\0') {

@@ -218,9 +218,26 @@ class TestBrowserDefaults(BrowserChecks, unittest.TestCase):
 
 
 class TestBrowserAllowedOrigin(BrowserChecks, unittest.TestCase):
-    """Even with the page's origin allowed (--allow-origin), a page cannot
-    send JSON (415 for text/plain, no CORS preflight answer)."""
+    """With the page's origin allowed (--allow-origin), the page uses jobd
+    through CORS: its preflighted JSON request creates a task and it reads
+    the answer.  Requests that are not JSON are still refused (415), and
+    GETs without an Origin (images, frames) still cancel nothing."""
     JOBD_ALLOW_ORIGIN = True
+
+    def test_post_attempts_are_refused(self):
+        before = [t["id"] for t in jobdtest.list_all(self.jobd)]
+        report = self.run_page(["nocors_text", "nocors_json", "form_text", "cors_read",
+                                "control_closed"])
+        self.assertEqual(report["control_closed"], "error:TypeError", report)
+        self.assertEqual(report["nocors_text"], "response:opaque", report)
+        self.assertEqual(report["nocors_json"], "response:opaque", report)
+        self.assertEqual(report["form_text"], "loaded", report)
+        m = re.fullmatch(r"status:201 location:/v1/tasks/(\d+)", report["cors_read"])
+        self.assertTrue(m, report)
+        tasks = jobdtest.list_all(self.jobd)
+        self.assertEqual([t["id"] for t in tasks], before + [int(m.group(1))], tasks)
+        for marker in self.markers:
+            self.assertFalse(os.path.exists(marker), "a web page ran a program: %s" % marker)
 
 
 if __name__ == "__main__":

@@ -1105,6 +1105,84 @@ class BrowserDefaultTest(jobdtest.JobdTestCase):
         self.assertEqual(self.jobd.get("/v1/tasks").status, 200)
 
 
+class CorsTest(unittest.TestCase):
+    """A page of an allowed origin (--allow-origin) can use jobd from a
+    browser: its preflight (OPTIONS, no token) is answered, and every answer
+    to it, errors included, carries Access-Control-Allow-Origin.  Without
+    these a browser showed the page no answer, and could send no JSON and no
+    token at all: allowing an origin did nothing for browsers."""
+    OK = "http://ok.example"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.jobd = Jobd(["--allow-origin", cls.OK], no_auth=False).start()
+        with open(os.path.join(cls.jobd.dir, "jobd.token")) as f:
+            cls.auth = {"Authorization": "Bearer " + f.read().strip()}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.jobd.cleanup()
+
+    def preflight(self, path, origin=OK, method="POST"):
+        return self.jobd.request("OPTIONS", path, headers={
+            "Origin": origin, "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": "authorization, content-type"})
+
+    def assertCors(self, r, origin=OK):
+        self.assertEqual(r.headers.get("access-control-allow-origin"), origin, r.headers)
+        self.assertIn("Origin", r.headers.get("vary", ""))
+        self.assertIn("Location", r.headers.get("access-control-expose-headers", ""))
+
+    def test_preflight_answered_without_token(self):
+        r = self.preflight("/v1/tasks")
+        self.assertEqual(r.status, 204, r)
+        self.assertCors(r)
+        self.assertEqual(r.headers["access-control-allow-methods"], "POST, GET, HEAD")
+        allowed = r.headers["access-control-allow-headers"].lower()
+        self.assertIn("authorization", allowed)
+        self.assertIn("content-type", allowed)
+        r = self.preflight("/v1/tasks/7/cancel")
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(r.headers["access-control-allow-methods"], "POST")
+
+    def test_answers_carry_the_origin(self):
+        h = dict(self.auth, Origin=self.OK)
+        r = self.jobd.post("/v1/tasks", sleep_body(), headers=h)
+        self.assertEqual(r.status, 201, r)
+        self.assertCors(r)
+        r = self.jobd.get("/v1/tasks/%d/result?timeout=20" % r.json["id"], headers=h)
+        self.assertEqual(r.status, 200, r)
+        self.assertCors(r)
+        # Errors too, so that the page can read why.
+        r = self.jobd.get("/v1/tasks", headers={"Origin": self.OK})
+        self.assertEqual(r.status, 401, r)
+        self.assertCors(r)
+        r = self.jobd.get("/v1/tasks/999999", headers=h)
+        self.assertEqual(r.status, 404, r)
+        self.assertCors(r)
+
+    def test_foreign_origin_gets_no_cors(self):
+        r = self.preflight("/v1/tasks", origin="http://evil.example")
+        self.assertEqual(r.status, 403, r)
+        self.assertNotIn("access-control-allow-origin", r.headers)
+        self.assertNotIn("access-control-allow-methods", r.headers)
+        r = self.jobd.get("/v1/tasks", headers=dict(self.auth, Origin="http://evil.example"))
+        self.assertEqual(r.status, 403, r)
+        self.assertNotIn("access-control-allow-origin", r.headers)
+        # No Origin: no browser, no CORS headers.
+        r = self.jobd.get("/v1/tasks", headers=self.auth)
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn("access-control-allow-origin", r.headers)
+
+    def test_preflight_of_nothing(self):
+        r = self.preflight("/v1/nothing")
+        self.assertEqual(r.status, 404, r)
+        # A plain OPTIONS (no preflight) still needs the token and is 405.
+        r = self.jobd.request("OPTIONS", "/v1/tasks", headers=self.auth)
+        self.assertEqual(r.status, 405, r)
+        self.assertIn("POST", r.headers["allow"])
+
+
 # --- make install ---------------------------------------------------------------
 
 def built_tree():
