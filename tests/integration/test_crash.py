@@ -448,6 +448,17 @@ class Client(threading.Thread):
             self.facts.task(t, sent, "list")
 
 
+def child_state(pid):
+    """What the kernel says of our child pid, without reaping it."""
+    try:
+        w = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return "no such child (reaped by someone else)"
+    if w is None:
+        return "running"
+    return "ended: si_code %d, si_status %d" % (w.si_code, w.si_status)
+
+
 def stopped(jobd):
     """Stop jobd (SIGTERM), remove its directory; it must exit 0."""
     rc = jobd.stop()
@@ -494,11 +505,13 @@ class CrashTest(unittest.TestCase):
             for c in clients:
                 c.start()
             time.sleep(rng.uniform(*LOAD))
+            before = child_state(self.jobd.proc.pid)
             rc = self.jobd.kill9()
             # Died of our kill, not of anything before it (ASan included).
             # The whole log of this run: what it said after our last look.
-            self.assertEqual(rc, -signal.SIGKILL, "round %d, seed %d: jobd exited %s:\n%s"
-                             % (rnd, self.seed, rc, self.jobd.logtext()[-6000:]))
+            self.assertEqual(rc, -signal.SIGKILL, "round %d, seed %d: jobd exited %s (just "
+                             "before the kill: %s):\n%s" % (rnd, self.seed, rc, before,
+                                                          self.jobd.logtext()[-6000:]))
             stop.set()
             for c in clients:
                 c.join(jobdtest.DEADLINE)
