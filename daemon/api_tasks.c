@@ -127,12 +127,23 @@ void
 api_task_get(struct api_call *c)
 {
 	struct task *t;
-	int          owned;
 
-	if ((t = api_lookup(c, &owned)) == NULL)
+	char        *txt;
+	size_t       len;
+	uint64_t     hold;
+	int          found;
+
+	if ((t = sched_find(c->jd->sched, c->id)) != NULL) {
+		api_mark_reads(c, t);
+		api_reply_task(c, 200, t);
 		return;
-	api_reply_task(c, 200, t);
-	api_release(t, owned);
+	}
+	if ((txt = store_get_text(c->jd->store, c->id, &found, &hold, &len)) == NULL) {
+		api_reply_not_found(c);
+		return;
+	}
+	httpd_req_set_hold(c->r, hold);
+	httpd_reply_bytes(c->r, 200, "application/json", txt, len);
 }
 
 void

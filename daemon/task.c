@@ -172,11 +172,14 @@ task_text_time(struct jw *w, const char *key, int64_t ms)
 	jw_string(w, buf, strlen(buf));
 }
 
+/* A JSON member: raw text as stored (when raw is set), else j. */
 static void
-task_text_json(struct jw *w, const char *key, const json_t *j)
+task_text_json(struct jw *w, const char *key, const json_t *j, const struct task_raw *raw, int i)
 {
 	task_text_key(w, key);
-	if (j == NULL)
+	if (raw != NULL && raw->text[i] != NULL)
+		jw_raw(w, raw->text[i], raw->len[i]);
+	else if (j == NULL)
 		jw_raw(w, "null", 4);
 	else
 		jw_value(w, j);
@@ -186,6 +189,12 @@ task_text_json(struct jw *w, const char *key, const json_t *j)
  * the 201 of a create, GET /v1/tasks/{id} and the result of a task done. */
 char *
 task_to_text(const struct task *t, size_t *len)
+{
+	return task_to_text_raw(t, NULL, len);
+}
+
+char *
+task_to_text_raw(const struct task *t, const struct task_raw *raw, size_t *len)
 {
 	const char *state = task_state_name(t->state);
 	struct jw   w;
@@ -208,10 +217,11 @@ task_to_text(const struct task *t, size_t *len)
 	task_text_time(&w, ",\"created_at\":", t->created_at);
 	task_text_time(&w, ",\"started_at\":", t->started_at);
 	task_text_time(&w, ",\"finished_at\":", t->finished_at);
-	task_text_json(&w, ",\"timeout\":", timeout);
-	task_text_json(&w, ",\"spec\":", t->spec);
-	task_text_json(&w, ",\"result\":", t->state == TASK_SUCCEEDED ? t->result : NULL);
-	task_text_json(&w, ",\"error\":", t->error);
+	task_text_json(&w, ",\"timeout\":", timeout, NULL, 0);
+	task_text_json(&w, ",\"spec\":", t->spec, raw, 0);
+	task_text_json(&w, ",\"result\":", t->state == TASK_SUCCEEDED ? t->result : NULL,
+	    t->state == TASK_SUCCEEDED ? raw : NULL, 1);
+	task_text_json(&w, ",\"error\":", t->error, raw, 2);
 	jw_raw(&w, "}", 1);
 	json_decref(timeout);
 	return jw_finish(&w, 1, len);

@@ -82,5 +82,12 @@ json_t      *task_to_json(const struct task *t);
 /* The same object as JSON text with a newline (malloc'd; its length in
  * *len): what an answer carrying one task sends, without building it. */
 char        *task_to_text(const struct task *t, size_t *len);
+/* Spec, result and error as JSON text already (NULL: use the task's). */
+struct task_raw {
+	const char *text[3];
+	size_t      len[3];
+};
+/* task_to_text, with the members raw has text for written as that text. */
+char        *task_to_text_raw(const struct task *t, const struct task_raw *raw, size_t *len);
 
 #endif

@@ -92,6 +92,33 @@ class RestartTest(RestartCase):
         ids = [t["id"] for t in list_all(j)]
         self.assertEqual(sorted(ids), sorted(ok + [failed, cancelled, long]))
 
+    def test_finished_task_reads_the_same_from_disk(self):
+        """A finished task read back from the database (after a restart,
+        so from disk, not from memory) is answered byte for byte as before:
+        its JSON members are sent as stored when they hold no real number,
+        parsed and written again when they do."""
+        results = [None, 7, -12345678901234, "plain", "quote \" back \\ slash \n\t\u0001\u001f",
+                   "nul \u0000 inside", "\u00e9t\u00e9 \u2603 \U0001f600 \u2028",
+                   {"a": [1, {"b": "c"}], "e": "E.e", "z": None, "t": True, "f": False},
+                   ["1.5 in a string", "x" * 70000], 0.1, [1, 2.5e-300, -0.0, 1e300],
+                   {"n": 0.30000000000000004}]
+        ids = []
+        for i, res in enumerate(results):
+            t = self.sleep(0, res, name="r%d \u00e9" % i)
+            ids.append(t["id"])
+        failed = self.jobd.create("exec", {"argv": ["/bin/sh", "-c", "echo 'o\"1.5'; exit 3"]})
+        ids.append(failed["id"])
+        for tid in ids:
+            self.jobd.wait_state(tid, DONE)
+        before = {tid: self.jobd.get("/v1/tasks/%d" % tid).body for tid in ids}
+        self.restart(sig="term")
+        for i, tid in enumerate(ids):
+            r = self.jobd.get("/v1/tasks/%d" % tid)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.body, before[tid], "task %d" % tid)
+            if i < 9:   # the others hold reals: answered with 15 digits
+                self.assertEqual(r.json["result"], results[i])
+
     def test_sleep_that_ended_while_down_ends_after_restart(self):
         """A running sleep whose end passed while jobd was down is over when
         it is resumed: it ends at once, with its result and its original
