@@ -123,27 +123,39 @@ api_task_list(struct api_call *c)
 	    "next_after_id", next ? json_integer(next) : json_null()));
 }
 
+/* A task not in memory, answered from its row: 1 once answered (with
+ * only_done, only if it is done), else 0. */
+static int
+api_reply_stored(struct api_call *c, int only_done)
+{
+	enum task_state state;
+	uint64_t        hold;
+	size_t          len;
+	char           *txt;
+
+	if ((txt = store_get_text(c->jd->store, c->id, &state, &hold, &len)) == NULL) {
+		api_reply_not_found(c);
+		return 1;
+	}
+	if (only_done && !task_is_done(state)) {
+		free(txt);
+		return 0;
+	}
+	httpd_req_set_hold(c->r, hold);
+	httpd_reply_bytes(c->r, 200, "application/json", txt, len);
+	return 1;
+}
+
 void
 api_task_get(struct api_call *c)
 {
 	struct task *t;
 
-	char        *txt;
-	size_t       len;
-	uint64_t     hold;
-	int          found;
-
 	if ((t = sched_find(c->jd->sched, c->id)) != NULL) {
 		api_mark_reads(c, t);
 		api_reply_task(c, 200, t);
-		return;
-	}
-	if ((txt = store_get_text(c->jd->store, c->id, &found, &hold, &len)) == NULL) {
-		api_reply_not_found(c);
-		return;
-	}
-	httpd_req_set_hold(c->r, hold);
-	httpd_reply_bytes(c->r, 200, "application/json", txt, len);
+	} else
+		(void)api_reply_stored(c, 0);
 }
 
 void
@@ -206,6 +218,9 @@ api_result_done(struct api_call *c)
 {
 	struct task *t, *done;
 
+	/* Done and on disk: answered from the row, its JSON unparsed. */
+	if (sched_find(c->jd->sched, c->id) == NULL && api_reply_stored(c, 1))
+		return 1;
 	if ((t = sched_warm(c->jd->sched, c->id, &done)) == NULL) {
 		if (done == NULL) {
 			api_reply_not_found(c);

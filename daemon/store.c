@@ -565,7 +565,7 @@ store_get(struct store *s, int64_t id, int *found)
  * answered with its JSON members as stored, not parsed and written again
  * (a task with a 1 MiB result took 20 ms of the loop per GET). */
 char *
-store_get_text(struct store *s, int64_t id, int *found, uint64_t *hold, size_t *len)
+store_get_text(struct store *s, int64_t id, enum task_state *state, uint64_t *hold, size_t *len)
 {
 	sqlite3_stmt   *st = s->st[ST_GET];
 	struct task_raw raw;
@@ -575,7 +575,7 @@ store_get_text(struct store *s, int64_t id, int *found, uint64_t *hold, size_t *
 	memset(&raw, 0, sizeof raw);
 	*hold = 0;
 	if ((t = store_recent_get(s, id)) != NULL) {
-		*found = 1;
+		*state = t->state;
 		*hold = store_hold_task(s, t);
 		txt = task_to_text(t, len);
 		task_free(t);
@@ -583,12 +583,12 @@ store_get_text(struct store *s, int64_t id, int *found, uint64_t *hold, size_t *
 	}
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) == SQLITE_ROW && (t = store_row_task_as(s, st, &raw)) != NULL) {
+		*state = t->state;
 		*hold = store_hold_task(s, t);
 		txt = task_to_text_raw(t, &raw, len);
 		task_free(t);
 	}
 	sqlite3_reset(st);
-	*found = txt != NULL;
 	return txt;
 }
 

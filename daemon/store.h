@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "json_util.h"
+#include "task.h"
 
 struct event_base;
 struct task;
@@ -87,9 +88,11 @@ int           store_count_active(struct store *s, int64_t horizon,
                   void *arg);
 /* A committed task read back (caller frees with task_free), or NULL: *found says which. */
 struct task  *store_get(struct store *s, int64_t id, int *found);
-/* The answer text of a committed task (GET /v1/tasks/{id}), or NULL:
- * *found says which; *hold is the commit the answer waits for. */
-char         *store_get_text(struct store *s, int64_t id, int *found, uint64_t *hold, size_t *len);
+/* The answer text of a committed task (GET /v1/tasks/{id}), or NULL if
+ * there is none; *hold is the commit the answer waits for, *state the
+ * task's state. */
+char         *store_get_text(struct store *s, int64_t id, enum task_state *state, uint64_t *hold,
+                  size_t *len);
 /* t is finished and its last row committed: the store keeps it (or frees
  * it), so that the next store_get of it need not read the database. */
 void          store_recent_keep(struct store *s, struct task *t);

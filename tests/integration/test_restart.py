@@ -116,6 +116,9 @@ class RestartTest(RestartCase):
             r = self.jobd.get("/v1/tasks/%d" % tid)
             self.assertEqual(r.status, 200, r)
             self.assertEqual(r.body, before[tid], "task %d" % tid)
+            r = self.jobd.get("/v1/tasks/%d/result" % tid)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.body, before[tid], "task %d, its result" % tid)
             if i < 9:   # the others hold reals: answered with 15 digits
                 self.assertEqual(r.json["result"], results[i])
 
