@@ -598,6 +598,17 @@ main_start(struct main_ctx *m)
 	/* Before any event is made: events take their priority when made. */
 	if (jd->base == NULL || event_base_priority_init(jd->base, LOOP_PRIO_N) != 0)
 		fatal("cannot create the event loop");
+	/* Before anything can start a program: a child learns which handlers
+	 * to reset from the first spawn (exec_spawn.c), and recovery may
+	 * spawn.  Installed later, they stayed set in every child until its
+	 * exec, where a signal ran our handler in the child, on our memory
+	 * (ThreadSanitizer then took it for a signal to jobd: a SIGTERM from
+	 * nowhere).  And before the announcement: whoever waits for it may
+	 * signal at once.  Caught during start-up, they act once the loop runs. */
+	for (i = 0; i < MAIN_NSIGS; i++) {
+		m->sig_ev[i] = evsignal_new(jd->base, sigs[i], main_signal_cb, m);
+		event_add(m->sig_ev[i], NULL);
+	}
 	jd->metrics = metrics_new();
 	/* Everything that can be refused comes before anything runs. */
 	main_tls(m);
@@ -625,11 +636,6 @@ main_start(struct main_ctx *m)
 	    .answered = main_answered, .pulse = main_pulse, .arg = jd };
 	if ((jd->httpd = httpd_new(&hc, &e)) == NULL)
 		main_refuse(m, &e);
-	/* Before the announcement: whoever waits for it may signal at once. */
-	for (i = 0; i < MAIN_NSIGS; i++) {
-		m->sig_ev[i] = evsignal_new(jd->base, sigs[i], main_signal_cb, m);
-		event_add(m->sig_ev[i], NULL);
-	}
 	listen_announce(&m->ls);
 }
 
