@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -40,7 +41,8 @@ struct main_ctx {
 	char            **argv;                 /* config file lines + real flags */
 	int               nconfig;              /* how many of argv came from the file */
 	int               cli_listen;           /* a --listen on the command line seen */
-	struct event     *sig_ev[MAIN_NSIGS];
+	int               sig_fd;               /* signalfd of the signals jobd handles */
+	struct event     *sig_ev;
 	struct event     *watchdog_ev;
 	struct event  *stop_ev;
 	int64_t        stop_deadline;
@@ -122,6 +124,7 @@ main_defaults(struct main_ctx *m)
 	const char         *state = getenv("STATE_DIRECTORY");
 	long                ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
+	m->sig_fd = -1;
 	if (state != NULL && *state != '\0' && strchr(state, ':') == NULL &&
 	    asprintf(&m->db_default, "%s/jobd.db", state) > 0)
 		c->db_path = m->db_default;
@@ -454,10 +457,8 @@ main_stop_tick_cb(evutil_socket_t fd, short what, void *arg)
 static void main_begin_stop(struct main_ctx *m);
 
 static void
-main_signal_cb(evutil_socket_t sig, short what, void *arg)
+main_on_signal(struct main_ctx *m, int sig)
 {
-	struct main_ctx *m = arg;
-
 	if (sig == SIGUSR1 || sig == SIGUSR2) {
 		log_info("signal %d: ignored (jobd has no use for it)", (int)sig);
 		return;
@@ -466,6 +467,44 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	log_info("signal %d: stopping", (int)sig);
 	main_begin_stop(m);
+}
+
+static void
+main_signal_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct signalfd_siginfo si;
+
+	while (read(fd, &si, sizeof si) == (ssize_t)sizeof si)
+		main_on_signal(arg, (int)si.ssi_signo);
+}
+
+/* jobd's signals are reads of a signalfd on the loop, blocked in every
+ * thread: no handler of ours ever runs, neither in jobd (a sanitizer's
+ * handler could hold a signal back, or lose it, until the next one) nor
+ * in a child between its clone and its exec, where it would run on our
+ * memory (exec_spawn.c).  Blocked before anything starts a program or a
+ * thread; a child unblocks everything before its exec.  Caught during
+ * start-up, they act once the loop runs.
+ * SIGHUP too: a closed terminal must not kill jobd on the spot, leaving
+ * its programs to the next start (it has nothing to reload).  SIGUSR1
+ * and SIGUSR2 would kill it outright too: a stray one (a log rotation
+ * script's "reopen your logs") is noted and ignored. */
+static void
+main_signals(struct main_ctx *m)
+{
+	static const int sigs[MAIN_NSIGS] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
+	sigset_t         set;
+	int              i;
+
+	sigemptyset(&set);
+	for (i = 0; i < MAIN_NSIGS; i++)
+		sigaddset(&set, sigs[i]);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 ||
+	    (m->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		fatal("cannot watch signals: %s", strerror(errno));
+	m->sig_ev = event_new(m->jd.base, m->sig_fd, EV_READ | EV_PERSIST, main_signal_cb, m);
+	if (m->sig_ev == NULL || event_add(m->sig_ev, NULL) == -1)
+		fatal("cannot watch signals");
 }
 
 /* The store's files are gone from under it: nothing is durable any more.
@@ -574,12 +613,6 @@ main_start(struct main_ctx *m)
 	    .durable = main_durable, .withdrawn = main_withdrawn,
 	    .before_batch = main_before_batch, .lost = main_lost, .arg = jd };
 	struct httpd_config hc;
-	int                i;
-	/* SIGHUP too: a closed terminal must not kill jobd on the spot,
-	 * leaving its programs to the next start (it has nothing to reload).
-	 * SIGUSR1 and SIGUSR2 would kill it outright too: a stray one (a log
-	 * rotation script's "reopen your logs") is noted and ignored. */
-	static const int   sigs[MAIN_NSIGS] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
 
 	struct event_config *ecfg = event_config_new();
 
@@ -598,17 +631,7 @@ main_start(struct main_ctx *m)
 	/* Before any event is made: events take their priority when made. */
 	if (jd->base == NULL || event_base_priority_init(jd->base, LOOP_PRIO_N) != 0)
 		fatal("cannot create the event loop");
-	/* Before anything can start a program: a child learns which handlers
-	 * to reset from the first spawn (exec_spawn.c), and recovery may
-	 * spawn.  Installed later, they stayed set in every child until its
-	 * exec, where a signal ran our handler in the child, on our memory
-	 * (ThreadSanitizer then took it for a signal to jobd: a SIGTERM from
-	 * nowhere).  And before the announcement: whoever waits for it may
-	 * signal at once.  Caught during start-up, they act once the loop runs. */
-	for (i = 0; i < MAIN_NSIGS; i++) {
-		m->sig_ev[i] = evsignal_new(jd->base, sigs[i], main_signal_cb, m);
-		event_add(m->sig_ev[i], NULL);
-	}
+	main_signals(m);
 	jd->metrics = metrics_new();
 	/* Everything that can be refused comes before anything runs. */
 	main_tls(m);
@@ -643,7 +666,6 @@ static void
 main_stop(struct main_ctx *m)
 {
 	struct jobd *jd = &m->jd;
-	int          i;
 
 	if (store_flush(jd->store) < 0)
 		log_err("the last commit failed; the next start recovers from the log");
@@ -652,9 +674,9 @@ main_stop(struct main_ctx *m)
 	waiters_free(jd->waiters);
 	metrics_free(jd->metrics);
 	store_close(jd->store);
-	for (i = 0; i < MAIN_NSIGS; i++)
-		if (m->sig_ev[i])
-			event_free(m->sig_ev[i]);
+	if (m->sig_ev)
+		event_free(m->sig_ev);
+	close(m->sig_fd);
 	if (m->stop_ev)
 		event_free(m->stop_ev);
 	if (m->watchdog_ev)
