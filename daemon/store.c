@@ -401,14 +401,15 @@ store_col_blob(sqlite3_stmt *st, int col, struct blob *b)
 	b->len = (size_t)n;
 }
 
-/* A task from a row of STORE_COLS; NULL if the row names an unknown kind. */
 /* Does stored JSON text hold a real number?  Stored text is written as
  * answers are (json_write.c), but with 17 digits for reals where answers
- * have 15: only text without reals reads as its answer would. */
+ * have 15: only text without reals reads as its answer would.  Outside
+ * strings a '.' is a real's, and so is an 'e' after a digit (the e of true
+ * and false follows a letter). */
 static int
 store_text_has_real(const char *p, size_t n)
 {
-	const char *end = p + n;
+	const char *start = p, *end = p + n;
 	int         in_str = 0;
 
 	for (; p < end; p++) {
@@ -419,7 +420,8 @@ store_text_has_real(const char *p, size_t n)
 				in_str = 0;
 		} else if (*p == '"')
 			in_str = 1;
-		else if (*p == '.' || *p == 'e' || *p == 'E')
+		else if (*p == '.' || ((*p == 'e' || *p == 'E') && p > start &&
+		    p[-1] >= '0' && p[-1] <= '9'))
 			return 1;
 	}
 	return 0;
@@ -433,7 +435,8 @@ store_row_task(struct store *s, sqlite3_stmt *st)
 	return store_row_task_as(s, st, NULL);
 }
 
-/* A row as a task.  With raw, the JSON members that need no parsing to be
+/* A task from a row of STORE_COLS; NULL if the row names an unknown kind.
+ * With raw, the JSON members that need no parsing to be
  * answered (no reals) are left as their text in raw (valid until the
  * statement moves on) instead. */
 static struct task *
