@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <sqlite3.h>
 
+#include "json_write.h"
 #include "kind.h"
 #include "log.h"
 #include "schema_sql.h"
@@ -595,19 +596,23 @@ store_get_text(struct store *s, int64_t id, enum task_state *state, uint64_t *ho
 	return txt;
 }
 
-int
-store_list(struct store *s, const struct list_spec *q, json_t **tasks, int64_t *next_after_id)
+/* The answer to GET /v1/tasks as text, each task's JSON members as stored
+ * where they can be (store_get_text).  NULL if the database failed. */
+char *
+store_list_text(struct store *s, const struct list_spec *q, size_t *len)
 {
 	enum store_stmt i = q->has_state ? (q->kind ? ST_LIST_BOTH : ST_LIST_STATE) :
 	    (q->kind ? ST_LIST_KIND : ST_LIST);
 	sqlite3_stmt   *st = s->st[i];
+	struct task_raw raw;
 	struct task    *t;
-	int64_t         last = 0;
+	struct jw       w;
+	int64_t         last = 0, next = 0;
 	size_t          bytes = 0;
-	int             n = 0, rc;
+	int             n = 0, written = 0, rc;
 
-	*tasks = json_array();
-	*next_after_id = 0;
+	jw_init(&w, 15);
+	jw_raw(&w, "{\"tasks\":[", 10);
 	if (q->has_state)
 		sqlite3_bind_text(st, 1, task_state_name(q->state), -1, SQLITE_STATIC);
 	if (q->kind)
@@ -619,20 +624,33 @@ store_list(struct store *s, const struct list_spec *q, json_t **tasks, int64_t *
 		    (size_t)sqlite3_column_bytes(st, 10) + (size_t)sqlite3_column_bytes(st, 11);
 
 		if (n > 0 && (n == q->limit || bytes + size > STORE_LIST_BUDGET)) {
-			*next_after_id = last;
+			next = last;
 			break;
 		}
 		n++;
 		bytes += size;
 		last = sqlite3_column_int64(st, 0);
-		if ((t = store_row_task(s, st)) != NULL) {
-			json_array_append_new(*tasks, task_to_json(t));
+		memset(&raw, 0, sizeof raw);
+		if ((t = store_row_task_as(s, st, &raw)) != NULL) {
+			if (written++ > 0)
+				jw_raw(&w, ",", 1);
+			task_write(&w, t, &raw);
 			task_free(t);
 		}
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+	jw_raw(&w, "],\"next_after_id\":", 18);
+	if (next != 0)
+		jw_integer(&w, next);
+	else
+		jw_raw(&w, "null", 4);
+	jw_raw(&w, "}", 1);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		free(jw_finish(&w, 0, len));
+		return NULL;
+	}
+	return jw_finish(&w, 1, len);
 }
 
 int

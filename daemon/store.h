@@ -97,7 +97,7 @@ char         *store_get_text(struct store *s, int64_t id, enum task_state *state
  * it), so that the next store_get of it need not read the database. */
 void          store_recent_keep(struct store *s, struct task *t);
 /* The page of tasks for GET /v1/tasks. */
-int           store_list(struct store *s, const struct list_spec *q, json_t **tasks, int64_t *next_after_id);
+char         *store_list_text(struct store *s, const struct list_spec *q, size_t *len);
 /* The raw bytes of stream 0 (stdout) or 1 (stderr) of a finished task: malloc'd copy. */
 int           store_output(struct store *s, int64_t id, int stream, unsigned char **data, size_t *len);
 

@@ -196,33 +196,40 @@ task_to_text(const struct task *t, size_t *len)
 char *
 task_to_text_raw(const struct task *t, const struct task_raw *raw, size_t *len)
 {
-	const char *state = task_state_name(t->state);
-	struct jw   w;
-	json_t     *timeout = task_number_json(t->timeout);
+	struct jw w;
 
 	jw_init(&w, 15);
-	task_text_key(&w, "{\"id\":");
-	jw_integer(&w, t->id);
-	task_text_key(&w, ",\"kind\":");
-	jw_string(&w, t->kind->name, strlen(t->kind->name));
-	task_text_key(&w, ",\"name\":");
-	if (t->name != NULL)
-		jw_string(&w, t->name, strlen(t->name));
-	else
-		jw_raw(&w, "null", 4);
-	task_text_key(&w, ",\"state\":");
-	jw_string(&w, state, strlen(state));
-	if (t->stop != TASK_STOP_NONE && !task_is_done(t->state))
-		task_text_key(&w, ",\"cancelling\":true");
-	task_text_time(&w, ",\"created_at\":", t->created_at);
-	task_text_time(&w, ",\"started_at\":", t->started_at);
-	task_text_time(&w, ",\"finished_at\":", t->finished_at);
-	task_text_json(&w, ",\"timeout\":", timeout, NULL, 0);
-	task_text_json(&w, ",\"spec\":", t->spec, raw, 0);
-	task_text_json(&w, ",\"result\":", t->state == TASK_SUCCEEDED ? t->result : NULL,
-	    t->state == TASK_SUCCEEDED ? raw : NULL, 1);
-	task_text_json(&w, ",\"error\":", t->error, raw, 2);
-	jw_raw(&w, "}", 1);
-	json_decref(timeout);
+	task_write(&w, t, raw);
 	return jw_finish(&w, 1, len);
+}
+
+void
+task_write(struct jw *w, const struct task *t, const struct task_raw *raw)
+{
+	const char *state = task_state_name(t->state);
+	json_t     *timeout = task_number_json(t->timeout);
+
+	task_text_key(w, "{\"id\":");
+	jw_integer(w, t->id);
+	task_text_key(w, ",\"kind\":");
+	jw_string(w, t->kind->name, strlen(t->kind->name));
+	task_text_key(w, ",\"name\":");
+	if (t->name != NULL)
+		jw_string(w, t->name, strlen(t->name));
+	else
+		jw_raw(w, "null", 4);
+	task_text_key(w, ",\"state\":");
+	jw_string(w, state, strlen(state));
+	if (t->stop != TASK_STOP_NONE && !task_is_done(t->state))
+		task_text_key(w, ",\"cancelling\":true");
+	task_text_time(w, ",\"created_at\":", t->created_at);
+	task_text_time(w, ",\"started_at\":", t->started_at);
+	task_text_time(w, ",\"finished_at\":", t->finished_at);
+	task_text_json(w, ",\"timeout\":", timeout, NULL, 0);
+	task_text_json(w, ",\"spec\":", t->spec, raw, 0);
+	task_text_json(w, ",\"result\":", t->state == TASK_SUCCEEDED ? t->result : NULL,
+	    t->state == TASK_SUCCEEDED ? raw : NULL, 1);
+	task_text_json(w, ",\"error\":", t->error, raw, 2);
+	jw_raw(w, "}", 1);
+	json_decref(timeout);
 }

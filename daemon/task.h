@@ -7,6 +7,7 @@
 #include <sys/queue.h>
 #include <jansson.h>
 
+struct jw;
 struct kind_ops;
 struct watch;
 struct event;
@@ -89,5 +90,7 @@ struct task_raw {
 };
 /* task_to_text, with the members raw has text for written as that text. */
 char        *task_to_text_raw(const struct task *t, const struct task_raw *raw, size_t *len);
+/* The same object (raw may be NULL) appended to w, without the newline. */
+void         task_write(struct jw *w, const struct task *t, const struct task_raw *raw);
 
 #endif

@@ -121,6 +121,17 @@ class RestartTest(RestartCase):
             self.assertEqual(r.body, before[tid], "task %d, its result" % tid)
             if i < 9:   # the others hold reals: answered with 15 digits
                 self.assertEqual(r.json["result"], results[i])
+        # A list page is the same objects, written the same way.
+        r = self.jobd.get("/v1/tasks?limit=1000")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([t["id"] for t in r.json["tasks"]], ids)
+        want = b'{"tasks":[' + b",".join(before[tid].rstrip(b"\n") for tid in ids) + \
+            b'],"next_after_id":null}\n'
+        self.assertEqual(r.body, want)
+        r = self.jobd.get("/v1/tasks?limit=2")
+        self.assertEqual(r.body, b'{"tasks":[' + b",".join(before[tid].rstrip(b"\n")
+                                                           for tid in ids[:2]) +
+                         b'],"next_after_id":%d}\n' % ids[1])
 
     def test_sleep_that_ended_while_down_ends_after_restart(self):
         """A running sleep whose end passed while jobd was down is over when
