@@ -355,7 +355,8 @@ fail:
 /* Which signals are not at their default: glibc's internal ones included,
  * which sigaction(2) of glibc would not show.  Learned once, at the first
  * spawn: a handler installed after it would stay set in every child until
- * its exec, so jobd installs its own before anything can spawn (main.c). */
+ * its exec.  jobd installs none (main.c reads its signals from a signalfd);
+ * what it ignores (SIGPIPE) is set before anything can spawn. */
 static void
 exec_spawner_learn(struct exec_spawner *sp)
 {

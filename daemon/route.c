@@ -238,6 +238,14 @@ route_stopping(struct jobd *jd, struct req *r)
 	return -1;
 }
 
+/* No route has the path: answered 404, -1. */
+static int
+route_not_found(struct req *r)
+{
+	httpd_reply_error(r, 404, "not_found", NULL, "no such resource: %s", httpd_req_path(r));
+	return -1;
+}
+
 /* Where the request comes from: a browser page jobd does not allow, or a
  * Host that is not jobd's.  0, or -1 once answered. */
 static int
@@ -281,10 +289,8 @@ route_preflight(struct jobd *jd, struct req *r, const char *allow)
 		return 0;
 	if (route_guard_site(jd, r) < 0)
 		return 1;
-	if (allow[0] == '\0') {
-		httpd_reply_error(r, 404, "not_found", NULL, "no such resource: %s", httpd_req_path(r));
-		return 1;
-	}
+	if (allow[0] == '\0')
+		return -route_not_found(r);
 	httpd_reply_bytes(r, 204, NULL, NULL, 0);
 	httpd_add_header(r, "Access-Control-Allow-Methods", allow);
 	httpd_add_header(r, "Access-Control-Allow-Headers", "Authorization, Content-Type");
@@ -323,10 +329,10 @@ route_check(struct api_call *c, const struct route *rt, const char *allow)
 {
 	struct req *r = c->r;
 
-	/* Seen by api_guard before its body came, it may have waited for the
-	 * body while jobd began to stop. */
 	if (rt == NULL && route_preflight(c->jd, r, allow))
 		return -1;
+	/* Seen by api_guard before its body came, it may have waited for the
+	 * body while jobd began to stop. */
 	if ((httpd_req_passed_early(r) ? route_stopping(c->jd, r) : route_guard(c->jd, r, rt)) < 0)
 		return -1;
 	if (rt == NULL && allow[0] != '\0') {
@@ -335,10 +341,8 @@ route_check(struct api_call *c, const struct route *rt, const char *allow)
 		httpd_add_header(r, "Allow", allow);
 		return -1;
 	}
-	if (rt == NULL) {
-		httpd_reply_error(r, 404, "not_found", NULL, "no such resource: %s", httpd_req_path(r));
-		return -1;
-	}
+	if (rt == NULL)
+		return route_not_found(r);
 	if (!(rt->flags & ROUTE_QUERY) && httpd_req_query(r)->key != NULL) {
 		httpd_reply_error(r, 400, "bad_request", NULL, "unknown query parameter \"%s\"",
 		    httpd_req_query(r)->key);

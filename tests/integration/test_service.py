@@ -601,6 +601,25 @@ class ListenerTest(TempDirCase):
         self.assertEqual(r.status, 200)
         self.stop_ok(p)
 
+    def test_signal_pending_at_start_acts_once_serving(self):
+        """A SIGTERM that is blocked and already pending when jobd starts (a
+        supervisor's inherited mask, or a stop asked for during start-up) stops
+        it once it serves, cleanly.  With signal handlers jobd never saw it
+        and ran on."""
+        block = ("import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, "
+                 "{signal.SIGTERM}); os.kill(os.getpid(), signal.SIGTERM); "
+                 "os.execv(sys.argv[1], sys.argv[1:])")
+        p = self.spawn(["--listen", "127.0.0.1:0", "--db", self.path("jobd.db"), "--no-auth"],
+                       prefix=["/usr/bin/python3", "-c", block])
+        try:
+            rc = p.proc.wait(DEADLINE)
+        except subprocess.TimeoutExpired:
+            self.fail("jobd did not act on the pending SIGTERM:\n" + p.logtext())
+        log = p.logtext()
+        self.assertEqual(rc, 0, log)
+        self.assertIn("signal %d: stopping" % signal.SIGTERM, log)
+        self.assertLess(log.index(" ready "), log.index("signal %d: stopping" % signal.SIGTERM), log)
+
     def test_db_used_by_another_jobd(self):
         db = self.path("jobd.db")
         p = self.spawn(["--listen", "127.0.0.1:0", "--db", db, "--no-auth"])
