@@ -18,6 +18,9 @@ struct kind_env {
 	 * with "type" and "message").  Steals both references.  The kind frees
 	 * its own state (t->kstate) before calling it and never touches t after. */
 	void (*done)(void *arg, struct task *t, int ok, json_t *result, json_t *error);
+	/* A task that ended with t->leftover set (processes it left were still
+	 * being stopped): they are gone now. */
+	void (*leftover_gone)(void *arg, int64_t id);
 	void *arg;
 	void *ctx;   /* the kind's own shared state, made by its init */
 };
@@ -41,15 +44,13 @@ struct kind_ops {
 	void (*start)(struct task *t, const struct kind_env *env);
 	/* Begin stopping; finishes later (or at once) through env->done. */
 	void (*cancel)(struct task *t);
-	/* Optional: the task ended in time and only finishes off (an exec
-	 * task's program has exited; what it left in its group is being
-	 * stopped): its deadline passing now changes nothing.  (A cancel still
-	 * does: the task shows "running" until it is done, and a cancel of a
-	 * running task ends it "cancelled".) */
-	int  (*ended)(const struct task *t);
 	/* After a restart, for a task found running: 0 resumed, -1 it cannot be
 	 * (clean up what an earlier run left and let it end "interrupted"). */
 	int  (*resume)(struct task *t, const struct kind_env *env);
+	/* Optional: after a restart, for a finished task whose leftover mark
+	 * says jobd stopped while processes it left were being stopped: stop
+	 * them, if they are still there and still its. */
+	void (*leftover)(const struct task *t);
 	/* Optional: the kind's members of the error of a task that ends
 	 * without its outcome known (interrupted, or cancelled or timed out
 	 * while jobd was down): an exec task's output captured so far. */

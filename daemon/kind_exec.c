@@ -30,8 +30,10 @@
  * committed; then its pidfd tells us the leader exited.  Before reaping it
  * we send SIGTERM to its group (a zombie leader keeps the pgid from being
  * reused), reap, and poll kill(-pgid, 0) until the group is empty, with
- * SIGKILL once the grace period is over.  Only then are the pipes drained and
- * closed and the scheduler told: "done" means nothing of the task runs.
+ * SIGKILL once the grace period is over.  A program that exited by itself
+ * is done at once: its pipes are drained and closed and the scheduler told,
+ * and what it left in its group is stopped after (exec_detach).  A stopped
+ * one (cancel, deadline) is done only once nothing of its group runs.
  * Limitation: a process that leaves the group itself (setsid(), or
  * setpgid() into another group) is not stopped (only a cgroup would catch it).
  */
@@ -91,7 +93,8 @@ struct exec_pipe {
 
 /* One running program (t->kstate). */
 struct exec_run {
-	struct task          *t;
+	struct task          *t;            /* NULL once detached: the task is done */
+	int64_t               id;           /* the task's, for the logs */
 	struct kind_env       env;          /* a copy: the caller's may not live */
 	struct exec_ctx      *ctx;
 	pid_t                 pid;          /* also the pgid: SETSID */
@@ -390,16 +393,16 @@ exec_run_free(struct exec_run *r)
 	free(r);
 }
 
-/* The group is gone: take the last output, free our state, tell the scheduler. */
-static void
-exec_finish(struct exec_run *r)
+/* The task's outcome, from the output its pipes hold now: 1 with *result,
+ * or 0 with *error. */
+static int
+exec_outcome(struct exec_run *r, json_t **result, json_t **error)
 {
-	struct task     *t = r->t;
-	struct kind_env  env = r->env;
-	json_t          *result = NULL, *error = NULL;
-	char             msg[320], name[32];
-	int              i, ok;
+	struct task *t = r->t;
+	char         msg[320], name[32];
+	int          i, ok;
 
+	*result = *error = NULL;
 	for (i = 0; i < 2; i++)
 		exec_pipe_read(&r->out[i], EXEC_DRAIN_READS);
 	ok = r->how == CLD_EXITED && r->status == 0;
@@ -407,10 +410,10 @@ exec_finish(struct exec_run *r)
 	 * its type and keeps the output members. */
 	if (r->exec_errno != 0) {
 		exec_cannot_run(t->spec, r->exec_errno, msg, sizeof msg);
-		error = exec_error_json("spawn_failed", msg, NULL);
+		*error = exec_error_json("spawn_failed", msg, NULL);
 		ok = 0;
 	} else if (ok && t->stop == TASK_STOP_NONE)
-		result = exec_outcome_json(r, 0);
+		*result = exec_outcome_json(r, 0);
 	else {
 		if (r->how == CLD_EXITED)
 			snprintf(msg, sizeof msg, "exited with status %d", r->status);
@@ -421,12 +424,62 @@ exec_finish(struct exec_run *r)
 			snprintf(msg, sizeof msg, "killed by signal %s%s", name,
 			    r->how == CLD_DUMPED ? " (core dumped)" : "");
 		}
-		error = exec_error_json("exit_status", msg, exec_outcome_json(r, 1));
+		*error = exec_error_json("exit_status", msg, exec_outcome_json(r, 1));
 		ok = 0;
 	}
 	log_debug("task %lld: pid %d %s", (long long)t->id, (int)r->pid, ok ? "exited 0" : msg);
+	return ok;
+}
+
+/* Nothing of the run is left: free our state, tell the scheduler (of the
+ * task's end, or, if it ended before, that its leftovers are gone). */
+static void
+exec_finish(struct exec_run *r)
+{
+	struct task     *t = r->t;
+	struct kind_env  env = r->env;
+	json_t          *result, *error;
+	int              ok;
+
+	if (t == NULL) {
+		int64_t id = r->id;
+
+		exec_run_free(r);
+		env.leftover_gone(env.arg, id);
+		return;
+	}
+	ok = exec_outcome(r, &result, &error);
 	exec_run_free(r);
 	t->kstate = NULL;
+	env.done(env.arg, t, ok, result, error);
+}
+
+/* The program has exited by itself and left processes in its group: the
+ * task is done now, with the output its pipes hold (the contract: done when
+ * its main process exits).  The run stays, detached from the task, only to
+ * stop the rest of the group.  The task's row carries its leftover mark
+ * until then, so that a start after a crash finds the group and kills it.
+ * The pipes are closed: what the leftovers write is no longer the task's,
+ * and a write to them now ends the writer (SIGPIPE) all the sooner. */
+static void
+exec_detach(struct exec_run *r)
+{
+	struct task     *t = r->t;
+	struct kind_env  env = r->env;
+	json_t          *result, *error;
+	int              i, ok;
+
+	ok = exec_outcome(r, &result, &error);
+	for (i = 0; i < 2; i++)
+		exec_pipe_close(&r->out[i]);
+	exec_stdin_close(r);
+	if (r->quiet)
+		TAILQ_REMOVE(&r->ctx->quiet, r, quiet_entry);
+	r->quiet = 0;
+	r->t = NULL;
+	t->kstate = NULL;
+	t->leftover = 1;
+	log_debug("task %lld: done; stopping what it left in group %d", (long long)r->id, (int)r->pid);
 	env.done(env.arg, t, ok, result, error);
 }
 
@@ -436,7 +489,7 @@ static void
 exec_signal_group(struct exec_run *r, int sig)
 {
 	if (kill(-r->pid, sig) == -1 && errno != ESRCH)
-		log_warn("task %lld: kill(-%d, %d): %s", (long long)r->t->id, (int)r->pid,
+		log_warn("task %lld: kill(-%d, %d): %s", (long long)r->id, (int)r->pid,
 		    sig, strerror(errno));
 	if (sig == SIGTERM) {
 		kill(-r->pid, SIGCONT);
@@ -461,13 +514,18 @@ exec_check_group(struct exec_run *r)
 		exec_finish(r);
 		return;
 	}
-	exec_watch_output(r);   /* what is left of the group may still write */
+	/* Ended by itself: done.  Stopped (cancel, deadline): the answer
+	 * says "cancelled" or "timeout" only once nothing of it runs. */
+	if (r->t != NULL && r->t->stop == TASK_STOP_NONE)
+		exec_detach(r);
+	else
+		exec_watch_output(r);   /* what is left of the group may still write */
 	now = exec_mono_ms();
 	if (!r->kill_sent && now >= r->term_ms + exec_grace_ms(r))
 		exec_signal_group(r, SIGKILL);
 	if (r->kill_sent && now >= r->kill_ms + EXEC_GIVEUP_MS) {
 		log_warn("task %lld: process group %d survives SIGKILL; letting it go",
-		    (long long)r->t->id, (int)r->pid);
+		    (long long)r->id, (int)r->pid);
 		exec_finish(r);
 		return;
 	}
@@ -549,6 +607,7 @@ exec_run_new(struct task *t, const struct kind_env *env, int held)
 	if ((r = calloc(1, sizeof *r)) == NULL)
 		fatal("out of memory");
 	r->t = t;
+	r->id = t->id;
 	r->env = *env;
 	r->ctx = env->ctx;
 	r->pidfd = r->in_fd = -1;
@@ -635,15 +694,18 @@ kind_exec_cancel(struct task *t)
 	exec_timer_in(r, exec_grace_ms(r));
 }
 
-/* The leader has exited: its status is the task's, whatever the rest of
- * its group takes to go (exit 0 within the deadline is a success, even if a
- * child it left ignores SIGTERM past it). */
-static int
-kind_exec_ended(const struct task *t)
+/* After a restart: kill what an earlier run left of t's group, if it is
+ * still there and still t's. */
+static void
+kind_exec_leftover(const struct task *t)
 {
-	const struct exec_run *r = t->kstate;
+	pid_t pgid = (pid_t)t->pgid;
 
-	return r != NULL && r->reaped;
+	if (t->pgid <= 0 || t->pgid_stale || !exec_group_is_ours(pgid, t->started_at))
+		return;
+	if (kill(-pgid, SIGKILL) == 0)
+		log_info("task %lld: killed process group %d left by the previous run",
+		    (long long)t->id, (int)pgid);
 }
 
 /* A run cannot be taken over after a restart (we are not its parent and its
@@ -651,13 +713,7 @@ kind_exec_ended(const struct task *t)
 static int
 kind_exec_resume(struct task *t, const struct kind_env *env)
 {
-	pid_t pgid = (pid_t)t->pgid;
-
-	if (t->pgid <= 0 || t->pgid_stale || !exec_group_is_ours(pgid, t->started_at))
-		return -1;
-	if (kill(-pgid, SIGKILL) == 0)
-		log_info("task %lld: killed process group %d left by the previous run",
-		    (long long)t->id, (int)pgid);
+	kind_exec_leftover(t);
 	return -1;
 }
 
@@ -772,8 +828,8 @@ const struct kind_ops kind_exec_ops = {
 	.prepare = kind_exec_prepare,
 	.start = kind_exec_start,
 	.cancel = kind_exec_cancel,
-	.ended = kind_exec_ended,
 	.resume = kind_exec_resume,
+	.leftover = kind_exec_leftover,
 	.lost_members = kind_exec_lost_members,
 	.release = kind_exec_release,
 	.slots = kind_exec_slots,

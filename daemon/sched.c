@@ -18,6 +18,7 @@
 #include "timeutil.h"
 
 static void sched_kind_done(void *arg, struct task *t, int ok, json_t *result, json_t *error);
+static void sched_kind_leftover_gone(void *arg, int64_t id);
 
 static int
 sched_cmp(const void *a, const void *b)
@@ -61,7 +62,7 @@ sched_new(struct jobd *jd)
 		sk->ops = *k;
 		sk->limit = (*k)->slots(&jd->cfg);
 		sk->env = (struct kind_env){ .base = jd->base, .cfg = &jd->cfg,
-		    .done = sched_kind_done, .arg = sk };
+		    .done = sched_kind_done, .leftover_gone = sched_kind_leftover_gone, .arg = sk };
 		TAILQ_INIT(&sk->queue);
 		TAILQ_INIT(&sk->aside);
 		if ((*k)->init != NULL && (*k)->init(&sk->env) < 0) {
@@ -212,33 +213,20 @@ sched_finish(struct sched *s, struct task *t, enum task_state to)
 		s->on_done(s->on_done_arg, t);
 }
 
-/* Ended by itself, it is only finishing off (an exec task whose program
- * has exited, its group being stopped): how it ended stands, and no stop,
- * neither its deadline nor a cancel, changes that. */
-static int
-sched_ended(const struct sched_kind *sk, const struct task *t)
-{
-	return !t->starting && sk->ops->ended != NULL && sk->ops->ended(t);
-}
-
 static void
 sched_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct task       *t = arg;
 	struct sched_kind *sk = t->owner;
 	struct timeval     tv = time_until_mono(t->deadline_mono);
-	int                ended;
 
 	/* libevent counts from its cached loop time: never fire early. */
 	if (tv.tv_sec != 0 || tv.tv_usec != 0) {
 		evtimer_add(t->deadline_ev, &tv);
 		return;
 	}
-	ended = sched_ended(sk, t);
-	log_info("task %lld: its timeout of %g s passed%s", (long long)t->id, t->timeout,
-	    ended ? " after it ended; it stays as it ended" : "");
-	if (!ended)
-		sched_cancel(sk->sched, t, TASK_STOP_DEADLINE);
+	log_info("task %lld: its timeout of %g s passed", (long long)t->id, t->timeout);
+	sched_cancel(sk->sched, t, TASK_STOP_DEADLINE);
 }
 
 static void
@@ -368,6 +356,14 @@ sched_kind_done(void *arg, struct task *t, int ok, json_t *result, json_t *error
 	sched_pump(sk);
 }
 
+static void
+sched_kind_leftover_gone(void *arg, int64_t id)
+{
+	struct sched_kind *sk = arg;
+
+	store_stage_leftover_gone(sk->sched->jd->store, id);
+}
+
 void
 sched_adopt(struct sched *s, struct task *t)
 {
@@ -430,8 +426,6 @@ sched_cancel(struct sched *s, struct task *t, enum task_stop why)
 		sched_finish(s, t, TASK_CANCELLED);
 		return 0;
 	}
-	if (sched_ended(sk, t))
-		return -1;
 	if (t->stop != TASK_STOP_NONE) {
 		/* Stopping for its deadline: a cancel still wins, as a
 		 * task.cancel() does over asyncio.timeout(), since the contract

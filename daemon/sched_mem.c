@@ -316,6 +316,19 @@ sched_mem_load_cb(void *arg, struct task *t)
 	sched_resume(l->s, t);
 }
 
+/* A finished task whose leftover processes jobd was stopping when it
+ * died: stop them now, and clear the mark. */
+static void
+sched_mem_leftover_cb(void *arg, struct task *t)
+{
+	struct sched *s = arg;
+
+	if (t->kind->leftover != NULL)
+		t->kind->leftover(t);
+	store_stage_leftover_gone(s->jd->store, t->id);
+	task_free(t);
+}
+
 int
 sched_recover(struct sched *s)
 {
@@ -324,7 +337,8 @@ sched_recover(struct sched *s)
 	struct sched_mem_load l = { s, 0 };
 	size_t                i;
 
-	if (store_count_active(s->jd->store, horizon, sched_mem_count_cb, s) < 0)
+	if (store_count_active(s->jd->store, horizon, sched_mem_count_cb, s) < 0 ||
+	    store_load_leftover(s->jd->store, sched_mem_leftover_cb, s) < 0)
 		return -1;
 	/* Counted now: a resume that ends a task (an exec one, interrupted)
 	 * frees its slot, and a pending task may start before the log. */

@@ -56,6 +56,7 @@ static const char *const store_sql[ST_N] = {
 	    "FROM tasks WHERE state IN ('pending', 'running') GROUP BY kind",
 	[ST_PENDING] = STORE_FULL "WHERE state = 'pending' AND kind = ?1 AND id > ?2 "
 	    "ORDER BY id LIMIT ?3",
+	[ST_LEFTOVER] = STORE_FULL "WHERE leftover IS NOT NULL ORDER BY id",
 	[ST_DUE] = STORE_FULL "WHERE wake_at IS NOT NULL AND wake_at < ?1 AND state = 'running' "
 	    "ORDER BY wake_at",
 	[ST_LIST] = STORE_LIST(""),
@@ -522,6 +523,12 @@ store_load_pending(struct store *s, const char *kind, int64_t after_id, int limi
 	sqlite3_bind_int64(st, 2, after_id);
 	sqlite3_bind_int(st, 3, limit);
 	return store_load_rows(s, st, cb, arg);
+}
+
+int
+store_load_leftover(struct store *s, store_task_cb *cb, void *arg)
+{
+	return store_load_rows(s, s->st[ST_LEFTOVER], cb, arg);
 }
 
 int

@@ -47,6 +47,9 @@ void          store_stage_delete(struct store *s, int64_t id);
  * process group), so that busy loops do not pay a commit for it. */
 #define STORE_SOON_MS 2
 void          store_stage_soon(struct store *s, struct task *t);
+/* The processes task id left in its group are gone: clear its leftover
+ * mark, which no answer reports (so soon, not now). */
+void          store_stage_leftover_gone(struct store *s, int64_t id);
 /* Something is staged and not yet committed. */
 int           store_dirty(const struct store *s);
 /* An answer given now reports what commit seq makes true: send it once the
@@ -79,6 +82,9 @@ int           store_load_running(struct store *s, int64_t horizon, store_task_cb
 /* At most limit pending tasks of kind with ids above after_id, in id order. */
 int           store_load_pending(struct store *s, const char *kind, int64_t after_id, int limit,
                   store_task_cb *cb, void *arg);
+/* Finished tasks with their leftover mark: a crash came while the
+ * processes they left in their groups were being stopped. */
+int           store_load_leftover(struct store *s, store_task_cb *cb, void *arg);
 /* Running tasks whose wake_at is before before. */
 int           store_load_due(struct store *s, int64_t before, store_task_cb *cb, void *arg);
 /* Per kind with active tasks: how many are pending, and how many running

@@ -62,12 +62,19 @@ store_stage(struct store *s, struct task *t)
 	store_schedule(s);
 }
 
+/* Commit within STORE_SOON_MS, if nothing commits sooner. */
+static void
+store_soon(struct store *s)
+{
+	if (!evtimer_pending(s->soon_ev, NULL) && !evtimer_pending(s->retry_ev, NULL))
+		evtimer_add(s->soon_ev, (&(struct timeval){ 0, STORE_SOON_MS * 1000 }));
+}
+
 void
 store_stage_soon(struct store *s, struct task *t)
 {
 	store_link(s, t);
-	if (!evtimer_pending(s->soon_ev, NULL) && !evtimer_pending(s->retry_ev, NULL))
-		evtimer_add(s->soon_ev, (&(struct timeval){ 0, STORE_SOON_MS * 1000 }));
+	store_soon(s);
 }
 
 static void
@@ -87,6 +94,15 @@ store_stage_delete(struct store *s, int64_t id)
 	store_add_delete(s, id);
 	s->eager = 1;
 	store_schedule(s);
+}
+
+/* Nobody waits for it: it rides on the next commit, or one within
+ * STORE_SOON_MS. */
+void
+store_stage_leftover_gone(struct store *s, int64_t id)
+{
+	store_add_delete(s, -id);
+	store_soon(s);
 }
 
 int
@@ -273,6 +289,7 @@ store_row_fill(struct store *s, struct store_row *r, struct task *t)
 	r->result = t->state == TASK_SUCCEEDED ? store_json_text(t->result) : NULL;
 	r->error = store_json_text(t->error);
 	r->pgid = t->pgid;
+	r->leftover = t->leftover;
 	r->wake_at = t->wake_at;
 	r->boot_id = s->boot_id;
 	for (i = 0; i < 2; i++) {
@@ -377,7 +394,8 @@ store_batch_ok(struct store *s, struct store_batch *b)
 	 * rows: a task deleted before its end was committed (in this batch or
 	 * an earlier one) went into the cache through its row's hook. */
 	for (i = 0; i < b->ndeletes; i++)
-		store_recent_drop(s, b->deletes[i]);
+		if (b->deletes[i] > 0)
+			store_recent_drop(s, b->deletes[i]);
 	if (s->hooks.batch_done)
 		s->hooks.batch_done(s->hooks.arg, (unsigned)b->nrows);
 	store_commit_made(s);
@@ -444,8 +462,8 @@ store_batch_done(void *arg, struct store_batch *b)
 	if (!s->draining && store_dirty(s)) {
 		if (s->eager)
 			store_schedule(s);
-		else if (!evtimer_pending(s->soon_ev, NULL) && !evtimer_pending(s->retry_ev, NULL))
-			evtimer_add(s->soon_ev, (&(struct timeval){ 0, STORE_SOON_MS * 1000 }));
+		else
+			store_soon(s);
 	}
 }
 

@@ -33,7 +33,7 @@
 #include "syncer.h"
 #include "thread_util.h"
 
-enum writer_stmt { WS_BEGIN, WS_COMMIT, WS_ROLLBACK, WS_INSERT, WS_UPDATE, WS_DELETE, WS_N };
+enum writer_stmt { WS_BEGIN, WS_COMMIT, WS_ROLLBACK, WS_INSERT, WS_UPDATE, WS_DELETE, WS_GONE, WS_N };
 
 /* The WAL grows to about this many pages between checkpoints (SQLite's own
  * default), and batches of at most this many rows may be written inline. */
@@ -51,8 +51,9 @@ static const char *const writer_sql[WS_N] = {
 	 * creation are written once. */
 	[WS_UPDATE] = "UPDATE tasks SET state = ?4, stop = ?5, started_at = ?7, finished_at = ?8, "
 	    "result = ?11, error = ?12, pgid = ?13, boot_id = ?14, stdout = ?15, stderr = ?16, "
-	    "wake_at = ?17 WHERE id = ?1",
+	    "wake_at = ?17, leftover = ?18 WHERE id = ?1",
 	[WS_DELETE] = "DELETE FROM tasks WHERE id = ?1",
+	[WS_GONE] = "UPDATE tasks SET leftover = NULL WHERE id = ?1",
 };
 
 struct store_writer {
@@ -166,6 +167,8 @@ writer_row(struct store_writer *w, const struct store_row *r)
 	writer_bind_text(st, 12, r->error);
 	writer_bind_opt(st, 13, r->pgid);
 	writer_bind_opt(st, 17, r->wake_at);
+	if (!r->is_new)
+		writer_bind_opt(st, 18, r->leftover);
 	if (r->pgid != 0)
 		writer_bind_text(st, 14, r->boot_id);
 	for (k = 0; k < 2; k++)
@@ -186,8 +189,10 @@ writer_exec(struct store_writer *w, const struct store_batch *b)
 		if ((rc = writer_row(w, &b->rows[i])) != SQLITE_OK)
 			goto fail;
 	for (i = 0; i < b->ndeletes; i++) {
-		sqlite3_bind_int64(w->st[WS_DELETE], 1, b->deletes[i]);
-		if ((rc = writer_step(w, WS_DELETE)) != SQLITE_OK)
+		enum writer_stmt op = b->deletes[i] > 0 ? WS_DELETE : WS_GONE;
+
+		sqlite3_bind_int64(w->st[op], 1, b->deletes[i] > 0 ? b->deletes[i] : -b->deletes[i]);
+		if ((rc = writer_step(w, op)) != SQLITE_OK)
 			goto fail;
 	}
 	if ((rc = writer_step(w, WS_COMMIT)) == SQLITE_OK)

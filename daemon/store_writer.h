@@ -27,6 +27,7 @@ struct store_row {
 	double               timeout;      /* < 0: null */
 	char                *spec, *result, *error;   /* owned JSON text, or NULL */
 	int64_t              pgid;
+	int                  leftover;     /* its group is still being stopped */
 	int64_t              wake_at;      /* 0: null */
 	const char          *boot_id;      /* with a pgid: the kernel boot it belongs to */
 	const unsigned char *out[2];       /* stdout, stderr: borrowed or own[i] */
@@ -38,7 +39,8 @@ struct store_batch {
 	uint64_t          seq;             /* the loop's number for this commit */
 	struct store_row *rows;
 	size_t            nrows, caprows;
-	int64_t          *deletes;
+	int64_t          *deletes;         /* rows to delete; a negative id: the row
+	                                    * of -id, whose leftover mark to clear */
 	size_t            ndeletes, capdeletes;
 	int               rc;              /* SQLITE_OK, or why it was rolled back */
 	int               urgent;          /* someone waits for it: sync it at once */

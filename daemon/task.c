@@ -70,6 +70,7 @@ task_copy(const struct task *t)
 	c->error = json_incref(t->error);
 	c->pgid = t->pgid;
 	c->pgid_stale = t->pgid_stale;
+	c->leftover = t->leftover;
 	c->wake_at = t->wake_at;
 	c->commit_seq = t->commit_seq;
 	return c;

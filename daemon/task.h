@@ -52,6 +52,7 @@ struct task {
 	json_t                *error;         /* owned, set when failed/cancelled */
 	int64_t                pgid;          /* exec: process group, 0 = none */
 	int                    pgid_stale;    /* loaded pgid is from another boot */
+	int                    leftover;      /* exec, done: its group is still being stopped */
 	struct blob            out[2];        /* exec: raw stdout, stderr */
 	void                  *kstate;        /* the kind's private state */
 	struct event          *deadline_ev;   /* owned by sched */

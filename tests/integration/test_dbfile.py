@@ -15,7 +15,7 @@ import jobdtest
 from jobdtest import Jobd, start_again
 
 APP_ID = 0x6A6F6264   # "jobd": PRAGMA application_id of jobd's databases
-SCHEMA_VERSION = 3    # schema/NNN-*.sql files
+SCHEMA_VERSION = 4    # schema/NNN-*.sql files
 
 
 def make_db(path, *sql):
@@ -160,10 +160,12 @@ class Own(DbCase):
         tid = j.create("sleep", {"seconds": 0})["id"]
         j.wait_state(tid, "succeeded")
         self.assertEqual(j.stop(), 0)
-        make_db(self.db, "PRAGMA application_id = 0", "PRAGMA user_version = 2")
+        make_db(self.db, "DROP INDEX tasks_leftover", "ALTER TABLE tasks DROP COLUMN leftover",
+                "PRAGMA application_id = 0", "PRAGMA user_version = 2")
         j = self.start()
         self.assertEqual(j.task(tid)["state"], "succeeded")
         self.assertIn("database migrated to schema version 3", j.logtext())
+        self.assertIn("database migrated to schema version 4", j.logtext())
         self.assertEqual(j.stop(), 0)
         self.assertEqual(pragma(self.db, "application_id"), APP_ID)
         self.assertEqual(pragma(self.db, "user_version"), SCHEMA_VERSION)

@@ -117,17 +117,25 @@ class ExecCase(JobdTestCase):
         for p in procs:
             self.assertFalse(p.alive(), "process %d survived its task" % p.pid)
 
-    def assertDead(self, pid):
-        """pid, known only by number, no longer runs our `sleep 1000`."""
+    @staticmethod
+    def comm(pid):
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read()
+
+    @staticmethod
+    def runs_our_sleep(pid):
+        """pid, known only by number, still runs a `sleep 1000`."""
         st = proc_stat(pid)
         if st is None or st[0] in "ZX":
-            return
+            return False
         try:
             with open("/proc/%d/cmdline" % pid, "rb") as f:
-                cmd = f.read()
+                return f.read() == b"sleep\x001000\x00"
         except FileNotFoundError:
-            return
-        self.assertNotEqual(cmd, b"sleep\x001000\x00", "process %d survived its task" % pid)
+            return False
+
+    def assertDead(self, pid):
+        self.assertFalse(self.runs_our_sleep(pid), "process %d survived its task" % pid)
 
     def assertOutputMembers(self, obj):
         for k in ("exit_code", "stdout", "stderr", "stdout_truncated", "stderr_truncated"):
@@ -424,8 +432,11 @@ class TestExit(ExecCase):
         t = self.jobd.wait_state(t["id"], ("succeeded", "failed", "cancelled"))
         self.assertEqual(t["state"], "succeeded", t)
         self.assertEqual(t["result"]["stdout"], "bye\n")
+        # Done when its program exited; what it left is stopped after
+        # (gc2, ignoring SIGTERM, at the SIGKILL after the grace).
         for name in ("gc1", "gc2"):
-            self.assertDead(read_pid(self.path(name)))
+            pid = read_pid(self.path(name))
+            wait_until(lambda: not self.runs_our_sleep(pid), what="process %d stopped" % pid)
 
 
 # -- 4. stopping ----------------------------------------------------------
@@ -485,7 +496,7 @@ class TestStop(ExecCase):
 
     def test_ignoring_term_ends_within_grace(self):
         t, leader = self.start_script("trap '' TERM; echo $$ > %s/leader; exec sleep 1000" % self.dir)
-        wait_until(lambda: open("/proc/%d/comm" % leader.pid).read() == "sleep\n", what="exec")
+        wait_until(lambda: self.comm(leader.pid) == "sleep\n", what="exec")
         t0 = time.monotonic()
         got = self.cancel(t["id"])
         self.assertLess(time.monotonic() - t0, self.GRACE + 1.0)
@@ -540,12 +551,13 @@ class TestStop(ExecCase):
 
 
 # -- 5. limits ------------------------------------------------------------
-class TestEndedWhileItsGroupStops(ExecCase):
-    """The program has exited; a child it left ignores SIGTERM, and the
-    grace before SIGKILL is long: the task is still running, but its
-    program ended in time. Its deadline passing, or a cancel, then
-    changes nothing."""
-    JOBD_ARGS = ("--kill-grace", "60")
+class TestDoneAtItsProgramsExit(ExecCase):
+    """The program exits and leaves a child that ignores SIGTERM; the grace
+    before SIGKILL is long.  "The task is done when its main process exits":
+    its end is committed and answered at once, the child is stopped after,
+    and until it is gone the task's row says so (a crash then must not lose
+    track of it: TestRestart)."""
+    JOBD_ARGS = ("--kill-grace", "60", "--max-exec", "1")
 
     def leave_child(self, **extra):
         d = self.dir
@@ -553,46 +565,66 @@ class TestEndedWhileItsGroupStops(ExecCase):
         # exits only then (its exit sends the group SIGTERM).
         script = ("sh -c 'trap \"\" TERM; echo $$ > {d}/child.tmp; mv {d}/child.tmp {d}/child; "
                   "exec sleep 1000' & "
-                  "while [ ! -e {d}/child ]; do sleep 0.01; done; "
-                  "echo $$ > {d}/leader; echo done").format(d=d)
+                  "while [ ! -e {d}/child ]; do sleep 0.01; done; echo done").format(d=d)
         t = self.jobd.create("exec", exec_spec(script), **extra)
         child = Proc(read_pid(self.path("child")))
-        leader = read_pid(self.path("leader"))
-        wait_until(lambda: (proc_stat(leader) or "Z")[0] in "ZX", what="the leader to exit")
         self.addCleanup(lambda: child.alive() and os.kill(child.pid, signal.SIGKILL))
-        self.assertEqual(self.jobd.task(t["id"])["state"], "running")
+        t = self.jobd.wait_state(t["id"], ("succeeded", "failed", "cancelled"))
+        self.assertTrue(child.alive(), "the child was stopped before the task was done")
         return t, child
 
-    def test_exit_0_before_the_deadline_succeeds(self):
-        t, child = self.leave_child(timeout=1)
-        # Past the task's deadline, with the child still there.
-        wait_until(lambda: re.search(r"task %d: its timeout of 1 s passed" % t["id"],
-                                     self.jobd.logtext()), what="the deadline")
-        self.assertTrue(child.alive())
-        os.kill(child.pid, signal.SIGKILL)
-        t = self.jobd.wait_state(t["id"], ("succeeded", "failed", "cancelled"))
+    def leftover_mark(self, tid):
+        db = sqlite3.connect(self.jobd.db)
+        try:
+            return db.execute("SELECT leftover FROM tasks WHERE id = ?", (tid,)).fetchone()[0]
+        finally:
+            db.close()
+
+    def test_done_while_its_child_is_stopped(self):
+        t, child = self.leave_child(timeout=60)
         self.assertEqual(t["state"], "succeeded", t)
         self.assertEqual((t["result"]["exit_code"], t["result"]["stdout"]), (0, "done\n"))
+        # Answered only once committed, with the mark a restart looks for.
+        self.assertEqual(self.leftover_mark(t["id"]), 1)
+        os.kill(child.pid, signal.SIGKILL)
+        # The group gone, the mark goes (no answer waits for that commit).
+        wait_until(lambda: self.leftover_mark(t["id"]) is None, what="the mark cleared")
+        self.assertEqual(self.jobd.task(t["id"]), t)
 
     def test_cancel_after_the_exit_409(self):
-        # "The task is done when its main process exits": a cancel that
-        # comes later changes nothing, like its deadline (and cancel() of a
-        # done asyncio task); it answers 409 with the task once it has ended.
+        # A cancel that comes later changes nothing (cancel() of a done
+        # asyncio task): 409 with the task as it ended, at once.
         t, child = self.leave_child()
-        answer = {}
-
-        def cancel():
-            answer["r"] = self.jobd.post("/v1/tasks/%d/cancel" % t["id"])
-        th = threading.Thread(target=cancel)
-        th.start()
-        wait_until(lambda: "jobd_waiting_clients 1\n" in self.jobd.get("/metrics").body.decode(),
-                   what="the cancel")
-        self.assertNotIn("cancelling", self.jobd.task(t["id"]))
-        os.kill(child.pid, signal.SIGKILL)
-        th.join(DEADLINE)
-        r = answer["r"]
+        r = self.jobd.post("/v1/tasks/%d/cancel" % t["id"])
         self.assertEqual(r.status, 409, r)
-        self.assertEqual((r.json["error"]["code"], r.json["task"]["state"]), ("conflict", "succeeded"), r)
+        self.assertEqual((r.json["error"]["code"], r.json["task"]), ("conflict", t), r)
+        self.assertTrue(child.alive())
+
+    def test_its_slot_is_free_again(self):
+        # Done, it no longer counts against --max-exec: the next program
+        # runs while the child is still being stopped.
+        t, child = self.leave_child()
+        r = self.run_ok(exec_spec("echo next"))
+        self.assertEqual(r["stdout"], "next\n")
+        self.assertTrue(child.alive())
+
+
+class TestLeftoverKilled(ExecCase):
+    JOBD_ARGS = ("--kill-grace", "0.5")
+
+    def test_sigkill_after_the_grace(self):
+        d = self.dir
+        script = ("sh -c 'trap \"\" TERM; echo $$ > {d}/child.tmp; mv {d}/child.tmp {d}/child; "
+                  "exec sleep 1000' & "
+                  "while [ ! -e {d}/child ]; do sleep 0.01; done; exit 4").format(d=d)
+        t = self.jobd.create("exec", exec_spec(script))
+        child = Proc(read_pid(self.path("child")))
+        self.addCleanup(lambda: child.alive() and os.kill(child.pid, signal.SIGKILL))
+        t = self.jobd.wait_state(t["id"], ("succeeded", "failed", "cancelled"))
+        self.assertEqual((t["state"], t["error"]["type"], t["error"]["exit_code"]),
+                         ("failed", "exit_status", 4), t)
+        wait_until(lambda: not child.alive(), what="the child killed after the grace")
+        self.assertEqual(self.jobd.task(t["id"]), t)
 
 
 class TestLimits(ExecCase):
@@ -752,6 +784,34 @@ class TestRestart(ExecCase):
         self.assertEqual(t["state"], "failed", t)
         self.assertEqual(t["error"]["type"], "interrupted")
         wait_until(lambda: not any(p.alive() for p in procs), what="the old group killed")
+
+    def test_leftover_group_killed_after_a_crash(self):
+        # jobd dies while it stops what a finished program left in its
+        # group: the next start kills it (its row kept the mark), and the
+        # task stays as it ended.
+        j = Jobd(["--kill-grace", "600"]).start()
+        self.addCleanup(j.cleanup)
+        d = self.dir
+        script = ("sh -c 'trap \"\" TERM; echo $$ > {d}/child.tmp; mv {d}/child.tmp {d}/child; "
+                  "exec sleep 1000' & "
+                  "while [ ! -e {d}/child ]; do sleep 0.01; done; echo done").format(d=d)
+        t = j.create("exec", exec_spec(script))
+        child = Proc(read_pid(self.path("child")))
+        self.addCleanup(lambda: child.alive() and os.kill(child.pid, signal.SIGKILL))
+        t = j.wait_state(t["id"], ("succeeded", "failed", "cancelled"))
+        self.assertEqual(t["state"], "succeeded", t)
+        j.kill9()
+        self.assertTrue(child.alive(), "the child outlives a crashed jobd")
+        j2 = Jobd(db_dir=j.dir).start()
+        self.addCleanup(j2.stop)
+        wait_until(lambda: not child.alive(), what="the child killed at the start")
+        self.assertIn("task %d: killed process group" % t["id"], j2.logtext())
+        self.assertEqual(j2.task(t["id"]), t)
+        self.assertEqual(j2.stop(), 0)
+        db = sqlite3.connect(j2.db)
+        self.addCleanup(db.close)
+        self.assertEqual(db.execute("SELECT count(*) FROM tasks WHERE leftover IS NOT NULL").fetchone(),
+                         (0,))
 
     def test_recovery_counted_as_found(self):
         # The start-up line counts what the database held, not what the

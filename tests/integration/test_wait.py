@@ -416,9 +416,9 @@ class ResultTest(JobdTestCase, Helpers):
 
 
 class StoppingTest(JobdTestCase):
-    """A cancel or wait_for's timeout meeting a task that is already on its
-    way out: stopped for its own deadline, or its program exited and only
-    a child it left (ignoring SIGTERM) keeps its group alive.  The grace
+    """A cancel or wait_for's timeout meeting a task that is on its way
+    out (stopped for its own deadline), or one whose program exited while a
+    child it left (ignoring SIGTERM) keeps its group alive.  The grace
     before SIGKILL is long, so the test decides when each one ends."""
     JOBD_ARGS = ("--kill-grace", "60")
 
@@ -497,45 +497,44 @@ class StoppingTest(JobdTestCase):
 
     def ended(self, code):
         """A task whose program exited with code, leaving a child that
-        ignores SIGTERM: done, as the contract says, but still stopping."""
+        ignores SIGTERM (and a grace of 60 s before its SIGKILL): done at
+        once, as the contract says, though its group is still stopped."""
         tid = self.exec_task("sh -c 'trap \"\" TERM; echo $$ > {d}/child.tmp; mv {d}/child.tmp {d}/child; "
                              "exec sleep 1000' & "
                              "while [ ! -e {d}/child ]; do sleep 0.01; done; "
-                             "echo $$ > {d}/leader.tmp; mv {d}/leader.tmp {d}/leader; "
                              "echo done; exit %d" % code)
         child = self.pid_of("child")
-        leader = self.pid_of("leader", kill=False)
-        wait_until(lambda: self.exited(leader), what="the program to exit")
-        self.assertEqual(self.jobd.task(tid)["state"], "running")
-        return tid, child
+        t = self.jobd.wait_state(tid, ("succeeded", "failed", "cancelled"))
+        self.assertTrue(self.alive(child), "the child it left is still there")
+        return t, child
 
     @staticmethod
-    def exited(pid):
+    def alive(pid):
         try:
             with open("/proc/%d/stat" % pid) as f:
-                return f.read().rsplit(")", 1)[1].split()[0] in "ZX"
+                return f.read().rsplit(")", 1)[1].split()[0] not in "ZX"
         except OSError:
-            return True
+            return False
 
     def test_cancel_after_its_program_exited_409(self):
         # "The task is done when its main process exits": a cancel that
         # comes after that changes nothing (asyncio: cancel() of a done
-        # task); it answers 409 with the task as it ended, once it has.
-        tid, child = self.ended(0)
-        body = self.assertError(self.parked_until_killed(
-            "POST", "/v1/tasks/%d/cancel" % tid, child), 409, "conflict")
+        # task) and answers 409 with the task as it ended, at once.
+        t, child = self.ended(0)
+        body = self.assertError(self.jobd.post("/v1/tasks/%d/cancel" % t["id"]), 409, "conflict")
         self.assertEqual(body["task"]["state"], "succeeded", body)
         self.assertEqual(body["task"]["result"]["stdout"], "done\n")
-        self.assertEqual(self.jobd.task(tid), body["task"])
+        self.assertEqual(self.jobd.task(t["id"]), body["task"])
+        self.assertTrue(self.alive(child))
 
-    def test_result_timeout_after_its_program_exited_200(self):
-        # Done before the timeout: wait_for answers the task as it ended,
-        # as asyncio.wait_for returns what a task returned despite a cancel.
-        tid, child = self.ended(3)
-        r = self.parked_until_killed("GET", "/v1/tasks/%d/result?timeout=0" % tid, child)
+    def test_result_after_its_program_exited_200(self):
+        # Done: wait_for answers the task as it ended, even with timeout=0.
+        t, child = self.ended(3)
+        r = self.jobd.get("/v1/tasks/%d/result?timeout=0" % t["id"])
         self.assertEqual(r.status, 200, r)
         self.assertEqual((r.json["state"], r.json["error"]["type"]), ("failed", "exit_status"), r)
-        self.assertEqual(r.json["error"]["exit_code"], 3)
+        self.assertEqual((r.json["error"]["exit_code"], r.json["error"]["stdout"]), (3, "done\n"), r)
+        self.assertEqual(r.json, t)
 
 
 if __name__ == "__main__":
