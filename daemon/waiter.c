@@ -190,11 +190,11 @@ waiter_reply_error(struct waiter *w, unsigned status, const char *code, json_t *
 	httpd_reply_error(w->req, status, code, extra, "%s", msg);
 }
 
-/* A cancel, or wait_for's cancel at its timeout, may find the task ended
- * by itself and only finishing off (an exec program that has exited): it
- * then ends as it ended.  Such a cancel was not accepted: 409, as for a
- * task done already.  Such a wait_for returns the task, as asyncio.wait_for
- * returns the result of a task that finishes despite its cancel. */
+/* A wait_for whose timeout passed answers 504 with the task it cancelled,
+ * or, if the task ended by itself meanwhile (in the turn of the timeout),
+ * the task, as asyncio.wait_for returns the result of a task that finishes
+ * despite its cancel.  A cancel answers the task cancelled; one that finds
+ * it ended otherwise was not accepted: 409, as for a task done already. */
 static void
 waiter_check_one(struct waiter *w)
 {
