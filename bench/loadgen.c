@@ -63,6 +63,7 @@ struct lg_opts {
 	long         pid;	/* jobd: RSS, or SIGKILL at the end */
 	int          kill_end;
 	const char  *ids_path;
+	const char  *dump_path;	/* park: per task, its id, end and latency */
 };
 
 struct lg;
@@ -99,6 +100,7 @@ struct lg {
 	int64_t            *plan_ms;	/* planned end, ms since the epoch */
 	int64_t            *secs_ms;	/* the sleep asked for, ms */
 	double             *lat;	/* ms, per task; NAN until answered */
+	double             *recv_mono;	/* ms, CLOCK_MONOTONIC at each answer (--dump) */
 	long                created, next_park, parked_sent, answered, errors, early;
 	long                rss_kb, waiting;
 	double              base_ms, parked_at_ms;
@@ -128,6 +130,16 @@ now_mono(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* For --dump: times a profile (perf record -k CLOCK_MONOTONIC) can match. */
+static double
+now_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* jobd stamps wall-clock milliseconds, so park compares against this. */
@@ -575,6 +587,8 @@ park_answered(struct conn *c, int status, const char *body)
 		die("result: no started_at in %.300s", body);
 	if (status == 200)
 		lg->lat[c->slot] = t - (double)(started + lg->secs_ms[c->slot]);
+	if (status == 200 && lg->recv_mono != NULL)
+		lg->recv_mono[c->slot] = now_mono_ms();
 	else if (lg->errors++ == 0)
 		fprintf(stderr, "loadgen: result: HTTP %d: %.300s\n", status, body);
 	if (lg->parked_at_ms == 0)
@@ -728,6 +742,24 @@ pct(const double *v, size_t n, double p)
 	return v[k == 0 ? 0 : (k > n ? n - 1 : k - 1)];
 }
 
+/* One line per answered task: its id, its end on CLOCK_MONOTONIC (ms) and
+ * its latency (ms), to set beside a profile of the same seconds. */
+static void
+park_dump(struct lg *lg)
+{
+	FILE *f;
+	long  i;
+
+	if ((f = fopen(lg->o.dump_path, "w")) == NULL)
+		die("%s: %s", lg->o.dump_path, strerror(errno));
+	for (i = 0; i < lg->o.total; i++)
+		if (!isnan(lg->lat[i]))
+			fprintf(f, "%" PRId64 " %.3f %.3f\n", lg->task_id[i],
+			    lg->recv_mono[i] - lg->lat[i], lg->lat[i]);
+	if (fclose(f) != 0)
+		die("%s: write failed", lg->o.dump_path);
+}
+
 static void
 report_park(struct lg *lg)
 {
@@ -750,6 +782,8 @@ report_park(struct lg *lg)
 	free(v);
 	if (lg->errors > 0 || lg->parked_at_ms == 0)
 		lg->failed = 1;
+	if (lg->o.dump_path != NULL)
+		park_dump(lg);
 }
 
 static void
@@ -788,13 +822,14 @@ usage(void)
 {
 	fputs("usage: loadgen create|e2e|park --port P [--conns N] [--duration S] [--warmup S]\n"
 	    "         [--seconds S] [--total N] [--spread S] [--margin S] [--pid PID]\n"
-	    "         [--kill] [--ids FILE]\n"
+	    "         [--kill] [--ids FILE] [--dump FILE]\n"
 	    "  create: POST sleep tasks (--seconds) for --duration s; rate = 201s/s after --warmup;\n"
 	    "          --kill SIGKILLs --pid at the end, --ids FILE lists every id answered 201\n"
 	    "  e2e:    create `sleep 0` then GET its result, --total pairs; rate = pairs/s\n"
 	    "  park:   --total tasks ending evenly over --spread s from --margin s on, one parked\n"
 	    "          GET .../result each; latency = receive - (started_at + seconds), and\n"
-	    "          VmRSS of --pid once all are waiting\n", stderr);
+	    "          VmRSS of --pid once all are waiting; --dump FILE writes, per task, its id,\n"
+	    "          its end on CLOCK_MONOTONIC (ms) and its latency (ms), for a profile\n", stderr);
 	exit(2);
 }
 
@@ -808,6 +843,7 @@ parse_opts(struct lg_opts *o, int argc, char **argv)
 		{ "spread", required_argument, NULL, 'S' }, { "margin", required_argument, NULL, 'm' },
 		{ "pid", required_argument, NULL, 'P' }, { "kill", no_argument, NULL, 'k' },
 		{ "ids", required_argument, NULL, 'i' }, { "help", no_argument, NULL, 'h' },
+		{ "dump", required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -838,6 +874,7 @@ parse_opts(struct lg_opts *o, int argc, char **argv)
 		case 'P': o->pid = atol(optarg); break;
 		case 'k': o->kill_end = 1; break;
 		case 'i': o->ids_path = optarg; break;
+		case 'D': o->dump_path = optarg; break;
 		default: usage();
 		}
 	}
@@ -855,6 +892,9 @@ park_setup(struct lg *lg)
 	lg->plan_ms = calloc((size_t)lg->o.total, sizeof *lg->plan_ms);
 	lg->secs_ms = calloc((size_t)lg->o.total, sizeof *lg->secs_ms);
 	lg->lat = malloc((size_t)lg->o.total * sizeof *lg->lat);
+	if (lg->o.dump_path != NULL &&
+	    (lg->recv_mono = calloc((size_t)lg->o.total, sizeof *lg->recv_mono)) == NULL)
+		die("out of memory");
 	if (lg->task_id == NULL || lg->plan_ms == NULL || lg->secs_ms == NULL || lg->lat == NULL)
 		die("out of memory");
 	for (i = 0; i < lg->o.total; i++)
