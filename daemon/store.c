@@ -63,6 +63,11 @@ static const char *const store_sql[ST_N] = {
 	[ST_LIST_STATE] = STORE_LIST("state = ?1 AND"),
 	[ST_LIST_KIND] = STORE_LIST("kind = ?2 AND"),
 	[ST_LIST_BOTH] = STORE_LIST("state = ?1 AND kind = ?2 AND"),
+	/* Running tasks are few beside the finished ones: walk them by state
+	 * and check the kind ("+" keeps SQLite, which has no statistics, from
+	 * walking every task of the kind instead: 280 ms of the loop for an
+	 * empty page of B5's database, against 0.1). */
+	[ST_LIST_RUNNING_KIND] = STORE_LIST("state = ?1 AND +kind = ?2 AND"),
 	[ST_OUTPUT] = "SELECT stdout, stderr FROM tasks WHERE id = ?1",
 	[ST_LAST_ID] = "SELECT seq FROM sqlite_sequence WHERE name = 'tasks'",
 };
@@ -603,13 +608,22 @@ store_get_text(struct store *s, int64_t id, enum task_state *state, uint64_t *ho
 	return txt;
 }
 
+static enum store_stmt
+store_list_stmt(const struct list_spec *q)
+{
+	if (!q->has_state)
+		return q->kind ? ST_LIST_KIND : ST_LIST;
+	if (!q->kind)
+		return ST_LIST_STATE;
+	return q->state == TASK_RUNNING ? ST_LIST_RUNNING_KIND : ST_LIST_BOTH;
+}
+
 /* The answer to GET /v1/tasks as text, each task's JSON members as stored
  * where they can be (store_get_text).  NULL if the database failed. */
 char *
 store_list_text(struct store *s, const struct list_spec *q, size_t *len)
 {
-	enum store_stmt i = q->has_state ? (q->kind ? ST_LIST_BOTH : ST_LIST_STATE) :
-	    (q->kind ? ST_LIST_KIND : ST_LIST);
+	enum store_stmt i = store_list_stmt(q);
 	sqlite3_stmt   *st = s->st[i];
 	struct task_raw raw;
 	struct task    *t;

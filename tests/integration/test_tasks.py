@@ -458,6 +458,16 @@ class ListTest(JobdTestCase, TaskAsserts):
             self.assertEqual(ids, [])
             self.assertIsNone(nxt)
 
+    def test_filter_state_and_kind(self):
+        for state, want in (("succeeded", self.ok), ("running", self.running),
+                            ("cancelled", self.cancelled), ("failed", self.failed),
+                            ("pending", [])):
+            ids, nxt = self.page("state=%s&kind=sleep" % state)
+            self.assertEqual(ids, sorted(want), state)
+            self.assertIsNone(nxt)
+            for other in ("exec", "http"):
+                self.assertEqual(self.page("state=%s&kind=%s" % (state, other)), ([], None))
+
     def test_filter_combined_with_paging(self):
         ids, nxt = self.page("state=succeeded&kind=sleep&limit=3")
         self.assertEqual(ids, sorted(self.ok)[:3])
