@@ -371,22 +371,30 @@ exec_error_json(const char *type, const char *msg, json_t *members)
 	return e;
 }
 
+/* Done with the program's pipes (and with watching them). */
 static void
-exec_run_free(struct exec_run *r)
+exec_run_close_io(struct exec_run *r)
 {
 	int i;
 
 	for (i = 0; i < 2; i++)
 		exec_pipe_close(&r->out[i]);
 	exec_stdin_close(r);
+	if (r->quiet)
+		TAILQ_REMOVE(&r->ctx->quiet, r, quiet_entry);
+	r->quiet = 0;
+}
+
+static void
+exec_run_free(struct exec_run *r)
+{
+	exec_run_close_io(r);
 	if (r->pid_ev != NULL)
 		event_free(r->pid_ev);
 	if (r->pidfd != -1)
 		close(r->pidfd);
 	if (r->timer != NULL)
 		event_free(r->timer);
-	if (r->quiet)
-		TAILQ_REMOVE(&r->ctx->quiet, r, quiet_entry);
 	exec_spawn_forget(&r->ctx->spawner, &r->exec_errno);
 	LIST_REMOVE(r, entry);
 	free(r->why);
@@ -467,15 +475,10 @@ exec_detach(struct exec_run *r)
 	struct task     *t = r->t;
 	struct kind_env  env = r->env;
 	json_t          *result, *error;
-	int              i, ok;
+	int              ok;
 
 	ok = exec_outcome(r, &result, &error);
-	for (i = 0; i < 2; i++)
-		exec_pipe_close(&r->out[i]);
-	exec_stdin_close(r);
-	if (r->quiet)
-		TAILQ_REMOVE(&r->ctx->quiet, r, quiet_entry);
-	r->quiet = 0;
+	exec_run_close_io(r);
 	r->t = NULL;
 	t->kstate = NULL;
 	t->leftover = 1;

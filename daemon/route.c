@@ -289,8 +289,10 @@ route_preflight(struct jobd *jd, struct req *r, const char *allow)
 		return 0;
 	if (route_guard_site(jd, r) < 0)
 		return 1;
-	if (allow[0] == '\0')
-		return -route_not_found(r);
+	if (allow[0] == '\0') {
+		route_not_found(r);
+		return 1;
+	}
 	httpd_reply_bytes(r, 204, NULL, NULL, 0);
 	httpd_add_header(r, "Access-Control-Allow-Methods", allow);
 	httpd_add_header(r, "Access-Control-Allow-Headers", "Authorization, Content-Type");

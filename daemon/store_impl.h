@@ -34,8 +34,8 @@ struct store {
 	/* Staged, to go into the next batch: */
 	struct store_task_list staged;
 	size_t                nstaged;      /* tasks on it */
-	int64_t              *deletes;
-	size_t                ndeletes, capdeletes;
+	struct store_idop    *idops;        /* changes by id alone */
+	size_t                nidops, capidops;
 	struct event         *flush_ev;     /* the end of this turn */
 	struct event         *retry_ev;     /* after a full disk */
 	struct event         *soon_ev;      /* stage_soon's deadline */

@@ -78,20 +78,20 @@ store_stage_soon(struct store *s, struct task *t)
 }
 
 static void
-store_add_delete(struct store *s, int64_t id)
+store_add_idop(struct store *s, int64_t id, enum store_idop_kind kind)
 {
-	if (s->ndeletes == s->capdeletes) {
-		s->capdeletes = s->capdeletes ? s->capdeletes * 2 : 16;
-		if ((s->deletes = realloc(s->deletes, s->capdeletes * sizeof *s->deletes)) == NULL)
+	if (s->nidops == s->capidops) {
+		s->capidops = s->capidops ? s->capidops * 2 : 16;
+		if ((s->idops = realloc(s->idops, s->capidops * sizeof *s->idops)) == NULL)
 			fatal("out of memory");
 	}
-	s->deletes[s->ndeletes++] = id;
+	s->idops[s->nidops++] = (struct store_idop){ id, kind };
 }
 
 void
 store_stage_delete(struct store *s, int64_t id)
 {
-	store_add_delete(s, id);
+	store_add_idop(s, id, STORE_ID_DELETE);
 	s->eager = 1;
 	store_schedule(s);
 }
@@ -101,14 +101,14 @@ store_stage_delete(struct store *s, int64_t id)
 void
 store_stage_leftover_gone(struct store *s, int64_t id)
 {
-	store_add_delete(s, -id);
+	store_add_idop(s, id, STORE_ID_LEFTOVER_GONE);
 	store_soon(s);
 }
 
 int
 store_dirty(const struct store *s)
 {
-	return !TAILQ_EMPTY(&s->staged) || s->ndeletes > 0;
+	return !TAILQ_EMPTY(&s->staged) || s->nidops > 0;
 }
 
 /* --- durability ------------------------------------------------------ */
@@ -339,15 +339,15 @@ store_launch(struct store *s)
 		t->inflight = 1;
 		store_row_fill(s, store_batch_row(b), t);
 	}
-	if (s->ndeletes > b->capdeletes) {
-		b->capdeletes = s->ndeletes;
-		if ((b->deletes = realloc(b->deletes, b->capdeletes * sizeof *b->deletes)) == NULL)
+	if (s->nidops > b->capidops) {
+		b->capidops = s->nidops;
+		if ((b->idops = realloc(b->idops, b->capidops * sizeof *b->idops)) == NULL)
 			fatal("out of memory");
 	}
-	if (s->ndeletes > 0)
-		memcpy(b->deletes, s->deletes, s->ndeletes * sizeof *s->deletes);
-	b->ndeletes = s->ndeletes;
-	s->ndeletes = 0;
+	if (s->nidops > 0)
+		memcpy(b->idops, s->idops, s->nidops * sizeof *s->idops);
+	b->nidops = s->nidops;
+	s->nidops = 0;
 	b->seq = ++s->launched;
 	b->urgent = s->need >= b->seq;
 	s->eager = 0;
@@ -393,9 +393,9 @@ store_batch_ok(struct store *s, struct store_batch *b)
 	/* A committed delete leaves the cache of finished tasks, after the
 	 * rows: a task deleted before its end was committed (in this batch or
 	 * an earlier one) went into the cache through its row's hook. */
-	for (i = 0; i < b->ndeletes; i++)
-		if (b->deletes[i] > 0)
-			store_recent_drop(s, b->deletes[i]);
+	for (i = 0; i < b->nidops; i++)
+		if (b->idops[i].kind == STORE_ID_DELETE)
+			store_recent_drop(s, b->idops[i].id);
 	if (s->hooks.batch_done)
 		s->hooks.batch_done(s->hooks.arg, (unsigned)b->nrows);
 	store_commit_made(s);
@@ -433,8 +433,8 @@ store_batch_failed(struct store *s, struct store_batch *b)
 			s->nstaged++;
 		}
 	}
-	for (i = 0; i < b->ndeletes; i++)
-		store_add_delete(s, b->deletes[i]);
+	for (i = 0; i < b->nidops; i++)
+		store_add_idop(s, b->idops[i].id, b->idops[i].kind);
 	if (store_dirty(s)) {
 		if (!s->draining)
 			evtimer_add(s->retry_ev, (&(struct timeval){ 1, 0 }));
@@ -454,7 +454,7 @@ store_batch_done(void *arg, struct store_batch *b)
 		store_batch_failed(s, b);
 	for (i = 0; i < b->nrows; i++)
 		store_row_clear(&b->rows[i]);
-	b->nrows = b->ndeletes = 0;
+	b->nrows = b->nidops = 0;
 	/* What was staged while it was written is the next batch, at the end
 	 * of this turn (not from here: an inline write would recurse) -- unless
 	 * it is only what stage_soon let wait for a later commit, which its
@@ -543,6 +543,6 @@ store_stage_stop(struct store *s)
 	if (s->lazy_ev)
 		event_free(s->lazy_ev);
 	free(s->batch.rows);
-	free(s->batch.deletes);
-	free(s->deletes);
+	free(s->batch.idops);
+	free(s->idops);
 }

@@ -188,10 +188,10 @@ writer_exec(struct store_writer *w, const struct store_batch *b)
 	for (i = 0; i < b->nrows; i++)
 		if ((rc = writer_row(w, &b->rows[i])) != SQLITE_OK)
 			goto fail;
-	for (i = 0; i < b->ndeletes; i++) {
-		enum writer_stmt op = b->deletes[i] > 0 ? WS_DELETE : WS_GONE;
+	for (i = 0; i < b->nidops; i++) {
+		enum writer_stmt op = b->idops[i].kind == STORE_ID_DELETE ? WS_DELETE : WS_GONE;
 
-		sqlite3_bind_int64(w->st[op], 1, b->deletes[i] > 0 ? b->deletes[i] : -b->deletes[i]);
+		sqlite3_bind_int64(w->st[op], 1, b->idops[i].id);
 		if ((rc = writer_step(w, op)) != SQLITE_OK)
 			goto fail;
 	}
@@ -332,7 +332,7 @@ store_writer_write_now(struct store_writer *w, struct store_batch *b)
 	size_t i;
 	int    idle;
 
-	if (w->inflight != NULL || b->nrows > WRITER_INLINE_ROWS || b->ndeletes > WRITER_INLINE_ROWS)
+	if (w->inflight != NULL || b->nrows > WRITER_INLINE_ROWS || b->nidops > WRITER_INLINE_ROWS)
 		return 0;
 	/* Creates are answered after a flush of the WAL anyway, and under load
 	 * they come many to a turn: the thread takes those, the loop goes on. */

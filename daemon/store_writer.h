@@ -35,13 +35,20 @@ struct store_row {
 	unsigned char       *own[2];       /* copies, owned */
 };
 
+/* A change to a row known by its id alone (no task of it need be in
+ * memory): its delete, or the clearing of its leftover mark. */
+enum store_idop_kind { STORE_ID_DELETE, STORE_ID_LEFTOVER_GONE };
+struct store_idop {
+	int64_t              id;
+	enum store_idop_kind kind;
+};
+
 struct store_batch {
 	uint64_t          seq;             /* the loop's number for this commit */
 	struct store_row *rows;
 	size_t            nrows, caprows;
-	int64_t          *deletes;         /* rows to delete; a negative id: the row
-	                                    * of -id, whose leftover mark to clear */
-	size_t            ndeletes, capdeletes;
+	struct store_idop *idops;          /* written after the rows */
+	size_t            nidops, capidops;
 	int               rc;              /* SQLITE_OK, or why it was rolled back */
 	int               urgent;          /* someone waits for it: sync it at once */
 };
