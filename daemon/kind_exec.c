@@ -32,7 +32,7 @@
  * reused), reap, and poll kill(-pgid, 0) until the group is empty, with
  * SIGKILL once the grace period is over.  A program that exited by itself
  * is done at once: its pipes are drained and closed and the scheduler told,
- * and what it left in its group is stopped after (exec_detach).  A stopped
+ * and what it left in its group is stopped after (exec_end_task).  A stopped
  * one (cancel, deadline) is done only once nothing of its group runs.
  * Limitation: a process that leaves the group itself (setsid(), or
  * setpgid() into another group) is not stopped (only a cgroup would catch it).
@@ -439,51 +439,49 @@ exec_outcome(struct exec_run *r, json_t **result, json_t **error)
 	return ok;
 }
 
-/* Nothing of the run is left: free our state, tell the scheduler (of the
- * task's end, or, if it ended before, that its leftovers are gone). */
+/* The task ends, with the output its pipes hold now.  With detach, the
+ * program has exited by itself and left processes in its group: the task
+ * is done all the same (the contract: done when its main process exits),
+ * and the run stays, detached from the task, only to stop the rest of the
+ * group.  The task's row carries its leftover mark until then, so that a
+ * start after a crash finds the group and kills it.  The pipes are closed:
+ * what the leftovers write is no longer the task's, and a write to them
+ * now ends the writer (SIGPIPE) all the sooner. */
 static void
-exec_finish(struct exec_run *r)
+exec_end_task(struct exec_run *r, int detach)
 {
 	struct task     *t = r->t;
 	struct kind_env  env = r->env;
 	json_t          *result, *error;
 	int              ok;
 
-	if (t == NULL) {
-		int64_t id = r->id;
-
-		exec_run_free(r);
-		env.leftover_gone(env.arg, id);
-		return;
-	}
 	ok = exec_outcome(r, &result, &error);
-	exec_run_free(r);
+	if (detach) {
+		exec_run_close_io(r);
+		r->t = NULL;
+		t->leftover = 1;
+		log_debug("task %lld: done; stopping what it left in group %d", (long long)r->id,
+		    (int)r->pid);
+	} else
+		exec_run_free(r);
 	t->kstate = NULL;
 	env.done(env.arg, t, ok, result, error);
 }
 
-/* The program has exited by itself and left processes in its group: the
- * task is done now, with the output its pipes hold (the contract: done when
- * its main process exits).  The run stays, detached from the task, only to
- * stop the rest of the group.  The task's row carries its leftover mark
- * until then, so that a start after a crash finds the group and kills it.
- * The pipes are closed: what the leftovers write is no longer the task's,
- * and a write to them now ends the writer (SIGPIPE) all the sooner. */
+/* Nothing of the group is left: free our state and tell the scheduler (of
+ * the task's end, or, if it ended before, that its leftovers are gone). */
 static void
-exec_detach(struct exec_run *r)
+exec_finish(struct exec_run *r)
 {
-	struct task     *t = r->t;
-	struct kind_env  env = r->env;
-	json_t          *result, *error;
-	int              ok;
+	struct kind_env env = r->env;
+	int64_t         id = r->id;
 
-	ok = exec_outcome(r, &result, &error);
-	exec_run_close_io(r);
-	r->t = NULL;
-	t->kstate = NULL;
-	t->leftover = 1;
-	log_debug("task %lld: done; stopping what it left in group %d", (long long)r->id, (int)r->pid);
-	env.done(env.arg, t, ok, result, error);
+	if (r->t != NULL) {
+		exec_end_task(r, 0);
+		return;
+	}
+	exec_run_free(r);
+	env.leftover_gone(env.arg, id);
 }
 
 /* Signal the whole group.  SIGCONT after SIGTERM, as systemd does, so a
@@ -520,7 +518,7 @@ exec_check_group(struct exec_run *r)
 	/* Ended by itself: done.  Stopped (cancel, deadline): the answer
 	 * says "cancelled" or "timeout" only once nothing of it runs. */
 	if (r->t != NULL && r->t->stop == TASK_STOP_NONE)
-		exec_detach(r);
+		exec_end_task(r, 1);
 	else
 		exec_watch_output(r);   /* what is left of the group may still write */
 	now = exec_mono_ms();
